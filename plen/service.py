@@ -1,0 +1,147 @@
+"""Scaffolding shared by the servers: JSON wire handlers, error middleware, health,
+metrics, and ``run`` (bind, announce the bound address, serve until SIGTERM/SIGINT).
+
+Every server may bind port 0; once listening it writes ``{"service", "url", "pid"}`` to its
+``--ready-file`` (atomically), which is how ``plen up`` and the tests learn the address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from plen.wire import codec
+from plen.wire.errors import ErrorCode, WireError
+
+log = logging.getLogger("plen.service")
+T = TypeVar("T")
+
+registry_key = web.AppKey("metrics_registry", CollectorRegistry)
+requests_key = web.AppKey("requests_total", Counter)
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=codec.dumps(value), status=status, content_type="application/json")
+
+
+async def read_json(request: web.Request, cls: type[T]) -> T:
+    raw = await request.read()
+    return codec.loads(cls, raw or b"{}")
+
+
+def wire_route(cls: type[T], fn: Callable[[web.Request, T], Awaitable[Any]]):
+    """An aiohttp handler that decodes ``cls`` from the JSON body and encodes the result."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        result = await fn(request, await read_json(request, cls))
+        return result if isinstance(result, web.StreamResponse) else json_response(result)
+
+    return handler
+
+
+@web.middleware
+async def wire_error_middleware(request: web.Request, handler):
+    try:
+        response = await handler(request)
+    except WireError as err:
+        level = logging.WARNING if err.code.http_status >= 500 else logging.INFO
+        log.log(level, "%s %s -> %s: %s", request.method, request.path, err.code.name, err.message)
+        response = web.Response(body=json.dumps(err.to_json()).encode(),
+                                status=err.code.http_status, content_type="application/json")
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        err = WireError(ErrorCode.INTERNAL, "internal error")
+        response = web.Response(body=json.dumps(err.to_json()).encode(), status=500,
+                                content_type="application/json")
+    counter = request.app.get(requests_key)
+    if counter is not None:
+        status = response.status
+        counter.labels(klass=f"{status // 100}xx").inc()
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[registry_key])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def base_app(service: str, **kwargs: Any) -> web.Application:
+    app = web.Application(middlewares=[wire_error_middleware], **kwargs)
+    registry = CollectorRegistry()
+    app[registry_key] = registry
+    app[requests_key] = Counter(f"plen_{service}_requests", "HTTP requests by status class",
+                                ["klass"], registry=registry)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def write_ready_file(path: Path, info: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, path)
+
+
+def advertised_host(bind_host: str) -> str:
+    if bind_host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()
+    return bind_host
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run(app: web.Application, *, service: str, host: str, port: int,
+        ready_file: Path | None = None,
+        on_bound: Callable[[str], None] | None = None) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT; announce the bound URL when listening."""
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:  # uvloop is an optional speed-up
+        pass
+    asyncio.run(_serve(app, service=service, host=host, port=port,
+                       ready_file=ready_file, on_bound=on_bound))
+
+
+async def _serve(app: web.Application, *, service: str, host: str, port: int,
+                 ready_file: Path | None, on_bound: Callable[[str], None] | None) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    try:
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        bound_port = sockets[0].getsockname()[1]
+        url = f"http://{advertised_host(host)}:{bound_port}"
+        log.info("%s listening on %s", service, url)
+        if on_bound is not None:
+            on_bound(url)
+        if ready_file is not None:
+            write_ready_file(ready_file, {"service": service, "url": url, "pid": os.getpid()})
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

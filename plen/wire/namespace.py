@@ -1,0 +1,277 @@
+"""Client <-> nameserver: the namespace and block allocation (JSON over HTTP).
+
+Paths on the wire are strings starting with ``/``. The components are ``path[1:].split("/")``
+with nothing normalised, so every S3 key maps onto a path unchanged (see ``plen.paths``).
+A path ending in ``/`` names a directory; otherwise the path names a file, or, where a
+request is about directories (``ListDirRequest``, ``MkdirRequest``), the directory of that
+name. Each request is POSTed as JSON to ``/v1/<endpoint>``; the endpoint name is the
+``ENDPOINT`` class attribute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from plen.wire.types import BlockId, BlockRef, Replica, ServerId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileBlock:
+    """A block of a file as a reader sees it: its bytes' place in the file and its replicas."""
+
+    block_id: BlockId
+    offset: int
+    size: int
+    crc32c: int
+    replicas: list[Replica]  # preferred first; live servers only
+    token: str  # read token for this block
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    name: str
+    size: int
+    mtime: float  # seconds since the epoch, set by the nameserver at commit
+    md5: str  # hex MD5 of the content (the S3 ETag of a single-part object)
+    crc32c: int | None = None  # whole-file CRC32C when the writer computed it
+    content_type: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)  # user metadata and stored headers
+    inline: bool = False
+    inline_data: str | None = None  # base64, only in StatResponse and only when inline
+    blocks: list[FileBlock] = field(default_factory=list)  # only in StatResponse
+    block_count: int = 0
+    kind: Literal["file"] = "file"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirEntry:
+    name: str
+    mtime: float
+    marker: bool  # created explicitly (mkdir / bucket / key ending in "/"); kept when empty
+    kind: Literal["dir"] = "dir"
+
+
+Entry = FileEntry | DirEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterInfoResponse:
+    ENDPOINT: ClassVar[str] = "cluster-info"
+    block_size_bytes: int
+    inline_max_bytes: int
+    replication_factor: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatRequest:
+    """Both a file and a directory may carry the same name (S3 keys ``a`` and ``a/b``)."""
+
+    ENDPOINT: ClassVar[str] = "stat"
+    path: str
+    with_blocks: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatResponse:
+    file: FileEntry | None
+    dir: DirEntry | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListDirRequest:
+    """One page of a directory's children in UTF-8 byte order; a directory sorts as ``name/``.
+
+    ``start_after`` and ``prefix`` compare against that sort name. Cost is O(limit).
+    """
+
+    ENDPOINT: ClassVar[str] = "list-dir"
+    path: str
+    prefix: str = ""
+    start_after: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListDirResponse:
+    entries: list[FileEntry | DirEntry]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalkRequest:
+    """Every key below a directory in UTF-8 byte order, as S3 lists without a delimiter.
+
+    Keys are relative to ``path``: files as ``a/b/c``, directory markers as ``a/b/``.
+    Resumes after ``start_after`` (a relative key) in O(depth + limit).
+    """
+
+    ENDPOINT: ClassVar[str] = "walk"
+    path: str
+    prefix: str = ""
+    start_after: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalkItem:
+    key: str
+    entry: FileEntry | DirEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalkResponse:
+    items: list[WalkItem]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MkdirRequest:
+    ENDPOINT: ClassVar[str] = "mkdir"
+    path: str
+    parents: bool = False  # create missing ancestors (as implicit directories)
+    exist_ok: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MkdirResponse:
+    dir: DirEntry
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RmdirRequest:
+    """Remove a directory. Recursive removal detaches the subtree in one atomic step; the
+    files below it are collected in the background."""
+
+    ENDPOINT: ClassVar[str] = "rmdir"
+    path: str
+    recursive: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteFileRequest:
+    ENDPOINT: ClassVar[str] = "delete-file"
+    path: str
+    if_md5: str | None = None  # only if the current content has this MD5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenameRequest:
+    """Move a file or a whole directory in one atomic step, O(1) in the files below it."""
+
+    ENDPOINT: ClassVar[str] = "rename"
+    src: str
+    dst: str
+    kind: Literal["file", "dir"]
+    overwrite: bool = True  # files only: replace an existing destination file
+    parents: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopyFileRequest:
+    """Server-side copy: the new file references the same blocks; no byte is copied."""
+
+    ENDPOINT: ClassVar[str] = "copy-file"
+    src: str
+    dst: str
+    parents: bool = False
+    content_type: str | None = None  # replace instead of copying, when given
+    meta: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllocateBlockRequest:
+    """Reserve a new block id and a pipeline of distinct live servers to write it to."""
+
+    ENDPOINT: ClassVar[str] = "allocate-block"
+    size_bytes: int
+    exclude: list[ServerId] = field(default_factory=list)  # servers that just failed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllocateBlockResponse:
+    block_id: BlockId
+    pipeline: list[Replica]  # public URLs; the writer sends to pipeline[0]
+    forward_urls: list[str]  # private URLs of pipeline[1:], sent in the pipeline header
+    token: str  # write token for this block
+    expires_at: float  # uncommitted blocks are collected after this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommittedBlock:
+    block: BlockRef
+    replicas: list[ServerId]  # servers that acknowledged the pipeline write
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitFileRequest:
+    """Make a file visible in one atomic step, replacing any previous version."""
+
+    ENDPOINT: ClassVar[str] = "commit-file"
+    path: str
+    size: int
+    md5: str
+    blocks: list[CommittedBlock] = field(default_factory=list)
+    inline_data: str | None = None  # base64; for files up to inline_max_bytes
+    crc32c: int | None = None
+    content_type: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    parents: bool = False  # create missing ancestors as implicit directories
+    if_absent: bool = False  # fail with PRECONDITION_FAILED if a file exists
+    if_md5: str | None = None  # fail with PRECONDITION_FAILED unless the current MD5 is this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResponse:
+    file: FileEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmptyResponse:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportBadReplicaRequest:
+    """A reader found a replica whose bytes do not match the block's CRC32C."""
+
+    ENDPOINT: ClassVar[str] = "report-bad-replica"
+    block_id: BlockId
+    server_id: ServerId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerStatus:
+    server_id: ServerId
+    public_url: str
+    private_url: str
+    zone: str
+    state: Literal["live", "dead", "draining"]
+    capacity_bytes: int
+    used_bytes: int
+    free_bytes: int
+    blocks: int
+    last_heartbeat_age_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterStatusResponse:
+    ENDPOINT: ClassVar[str] = "cluster-status"
+    servers: list[ServerStatus]
+    replication_factor: int
+    capacity_bytes: int  # live servers only
+    used_bytes: int
+    free_bytes: int
+    blocks: int
+    files: int
+    under_replicated_blocks: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitRequest:
+    """Wipe the file system: swap in a new empty root atomically; the old tree is collected."""
+
+    ENDPOINT: ClassVar[str] = "init"
+    confirm: bool
