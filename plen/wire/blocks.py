@@ -20,7 +20,6 @@ from plen.wire.types import ServerId
 TOKEN_HEADER = "X-Plen-Token"
 CRC32C_HEADER = "X-Plen-Crc32c"  # decimal unsigned 32-bit
 PIPELINE_HEADER = "X-Plen-Pipeline"  # remaining hops, comma-separated URLs
-PIPELINE_IDS_HEADER = "X-Plen-Pipeline-Ids"  # their server ids, same order
 
 
 def block_path(block_id: str) -> str:
