@@ -18,10 +18,12 @@ def env_name(flag: str) -> str:
     return "PLEN_" + flag.lstrip("-").replace("-", "_").upper()
 
 
-def option(flag: str, **kwargs: Any) -> Callable[[Any], Any]:
+def option(flag: str, *more_decls: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """A click option also settable from the environment (``PLEN_<FLAG>`` unless given)."""
+    kwargs.setdefault("envvar", env_name(flag))
     kwargs.setdefault("show_default", True)
     kwargs.setdefault("show_envvar", True)
-    return click.option(flag, envvar=env_name(flag), **kwargs)
+    return click.option(flag, *more_decls, **kwargs)
 
 
 def load_or_create_secret(path: Path, nbytes: int = 24) -> str:

@@ -1,0 +1,55 @@
+"""python -m nameserver (also `plen nameserver`, `plen-nameserver`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nameserver.settings import Settings
+from plen.settings import option
+from plen.wire.errors import WireError
+
+
+@click.command(name="nameserver", context_settings={"help_option_names": ["-h", "--help"]})
+@option("--host", envvar="PLEN_NAMESERVER_HOST", default="127.0.0.1", help="Address to bind.")
+@option("--port", envvar="PLEN_NAMESERVER_PORT", default=7070, type=int, help="0 = any free port.")
+@option("--redis", "redis_url", envvar="PLEN_REDIS_URL", required=True, help="redis://host:port/db")
+@option("--cluster-secret", envvar="PLEN_CLUSTER_SECRET", required=True, show_default=False,
+        help="Shared by the nameserver and every blockstore.")
+@option("--replication", envvar="PLEN_REPLICATION", default=3, type=int)
+@option("--block-size", envvar="PLEN_BLOCK_SIZE", default=8 * 1024 * 1024, type=int,
+        help="Bytes per block.")
+@option("--inline-max", envvar="PLEN_INLINE_MAX", default=4096, type=int,
+        help="Files up to this size live in the metadata.")
+@option("--heartbeat-interval", envvar="PLEN_HEARTBEAT_INTERVAL_S", default=3.0, type=float)
+@option("--dead-after", envvar="PLEN_DEAD_AFTER_S", default=15.0, type=float)
+@option("--allocation-ttl", envvar="PLEN_ALLOCATION_TTL_S", default=3600.0, type=float,
+        help="Seconds before an uncommitted block is collected.")
+@option("--gc-interval", envvar="PLEN_GC_INTERVAL_S", default=5.0, type=float)
+@option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)
+@option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
+def main(host: str, port: int, redis_url: str, cluster_secret: str, replication: int,
+         block_size: int, inline_max: int, heartbeat_interval: float, dead_after: float,
+         allocation_ttl: float, gc_interval: float, ready_file: Path | None,
+         log_level: str) -> None:
+    """Run the nameserver: namespace, placement and membership, all state in Redis."""
+    from nameserver.app import make_app
+    from plen import service
+
+    try:
+        settings = Settings(
+            host=host, port=port, redis_url=redis_url, cluster_secret=cluster_secret,
+            replication_factor=replication, block_size_bytes=block_size,
+            inline_max_bytes=inline_max, heartbeat_interval_s=heartbeat_interval,
+            dead_after_s=dead_after, allocation_ttl_s=allocation_ttl, gc_interval_s=gc_interval,
+            ready_file=ready_file, log_level=log_level).validate()
+    except WireError as err:
+        raise click.UsageError(err.message)
+    service.setup_logging(log_level)
+    service.run(make_app(settings), service="nameserver", host=host, port=port,
+                ready_file=ready_file)
+
+
+if __name__ == "__main__":
+    main()

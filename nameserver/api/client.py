@@ -1,0 +1,50 @@
+"""Client API (plen CLI, gateway): POST /v1/<endpoint>, JSON wire messages in and out."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nameserver.appkeys import namespace_key
+from plen.service import json_response, wire_route
+from plen.wire import namespace as ns
+
+
+def _ns(request: web.Request):
+    return request.app[namespace_key]
+
+
+async def cluster_info(request: web.Request) -> web.Response:
+    return json_response(_ns(request).cluster_info())
+
+
+async def cluster_status(request: web.Request) -> web.Response:
+    return json_response(await _ns(request).cluster_status())
+
+
+async def report_bad_replica(request: web.Request, req: ns.ReportBadReplicaRequest):
+    await request.app[namespace_key].store.remove_replicas(req.server_id, [req.block_id])
+    await request.app[namespace_key].store.mark_underreplicated([req.block_id])
+    return ns.EmptyResponse()
+
+
+def add_routes(app: web.Application) -> None:
+    def route(cls, method_name: str) -> None:
+        async def call(request: web.Request, req):
+            return await getattr(request.app[namespace_key], method_name)(req)
+        app.router.add_post(f"/v1/{cls.ENDPOINT}", wire_route(cls, call))
+
+    route(ns.StatRequest, "stat")
+    route(ns.ListDirRequest, "list_dir")
+    route(ns.WalkRequest, "walk")
+    route(ns.MkdirRequest, "mkdir")
+    route(ns.RmdirRequest, "rmdir")
+    route(ns.DeleteFileRequest, "delete_file")
+    route(ns.RenameRequest, "rename")
+    route(ns.CopyFileRequest, "copy_file")
+    route(ns.AllocateBlockRequest, "allocate_block")
+    route(ns.CommitFileRequest, "commit_file")
+    route(ns.InitRequest, "init")
+    app.router.add_post(f"/v1/{ns.ClusterInfoResponse.ENDPOINT}", cluster_info)
+    app.router.add_post(f"/v1/{ns.ClusterStatusResponse.ENDPOINT}", cluster_status)
+    app.router.add_post(f"/v1/{ns.ReportBadReplicaRequest.ENDPOINT}",
+                        wire_route(ns.ReportBadReplicaRequest, report_bad_replica))

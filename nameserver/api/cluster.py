@@ -1,0 +1,34 @@
+"""Cluster API (blockstores; private network): register and heartbeat, cluster secret only."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from nameserver.appkeys import membership_key, settings_key
+from plen.service import wire_route
+from plen.wire.cluster import CLUSTER_SECRET_HEADER, HeartbeatRequest, RegisterRequest
+from plen.wire.errors import ErrorCode, WireError
+
+
+def check_secret(request: web.Request) -> None:
+    given = request.headers.get(CLUSTER_SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), request.app[settings_key].cluster_secret.encode()):
+        raise WireError(ErrorCode.UNAUTHORIZED, "wrong or missing cluster secret")
+
+
+async def register(request: web.Request, req: RegisterRequest):
+    check_secret(request)
+    return await request.app[membership_key].register(req)
+
+
+async def heartbeat(request: web.Request, req: HeartbeatRequest):
+    check_secret(request)
+    return await request.app[membership_key].heartbeat(req)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(f"/cluster/{RegisterRequest.ENDPOINT}", wire_route(RegisterRequest, register))
+    app.router.add_post(f"/cluster/{HeartbeatRequest.ENDPOINT}",
+                        wire_route(HeartbeatRequest, heartbeat))

@@ -1,0 +1,17 @@
+"""Typed application keys of the nameserver app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nameserver.gc import GCWorker
+from nameserver.membership import Membership
+from nameserver.namespace import Namespace
+from nameserver.settings import Settings
+from nameserver.store.redis_store import RedisStore
+
+settings_key = web.AppKey("settings", Settings)
+store_key = web.AppKey("store", RedisStore)
+membership_key = web.AppKey("membership", Membership)
+namespace_key = web.AppKey("namespace", Namespace)
+gc_key = web.AppKey("gc", GCWorker)

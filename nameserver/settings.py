@@ -1,0 +1,43 @@
+"""Nameserver settings: loaded once from flags and ``PLEN_*`` variables, then frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from plen.wire.errors import ErrorCode, WireError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 7070
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    cluster_secret: str = ""
+    replication_factor: int = 3
+    block_size_bytes: int = 8 * 1024 * 1024
+    inline_max_bytes: int = 4096
+    heartbeat_interval_s: float = 3.0
+    dead_after_s: float = 15.0
+    allocation_ttl_s: float = 3600.0
+    read_token_ttl_s: float = 900.0
+    gc_interval_s: float = 5.0
+    lease_ttl_s: float = 10.0
+    ready_file: Path | None = None
+    log_level: str = "INFO"
+
+    def validate(self) -> Settings:
+        problems = []
+        if not self.cluster_secret:
+            problems.append("a cluster secret is required (--cluster-secret)")
+        if self.replication_factor < 1:
+            problems.append("replication must be at least 1")
+        if self.block_size_bytes < 4096:
+            problems.append("block size must be at least 4096 bytes")
+        if not 0 <= self.inline_max_bytes <= min(self.block_size_bytes, 1024 * 1024):
+            problems.append("inline max must be between 0 and min(block size, 1 MiB)")
+        if self.dead_after_s <= self.heartbeat_interval_s:
+            problems.append("dead-after must be longer than the heartbeat interval")
+        if problems:
+            raise WireError(ErrorCode.INVALID, "; ".join(problems))
+        return self

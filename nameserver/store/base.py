@@ -1,0 +1,61 @@
+"""The metadata store contract: what the nameserver asks of its store.
+
+``RedisStore`` is the one implementation (production Redis or the embedded redis-server);
+``tests/store/test_contract.py`` runs the same suite against both. Paths are lists of
+components; entries are the JSON strings the namespace layer builds (the store keeps them
+verbatim and reads only block ids, md5 and directory ids out of them).
+Store errors are ``WireError``s with the code the Lua script raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class NewBlock:
+    block_id: str
+    replicas: list[str]  # server ids; empty for a block that is already live
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """The source of a copy: the file at ``path`` must still hold exactly ``entry_json``."""
+
+    path: list[str]
+    entry_json: str
+
+
+@dataclass(slots=True)
+class ServerRecord:
+    server_id: str
+    public_url: str
+    private_url: str
+    zone: str
+    capacity_bytes: int
+    used_bytes: int
+    last_heartbeat: float
+    registered_at: float
+    blocks: int = 0
+    state: str = "live"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class MetaStore(Protocol):
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    # namespace
+    async def get_entries(self, path: list[str]) -> tuple[str | None, str | None]: ...
+    async def list_members(self, path: list[str], lo: bytes, hi: bytes,
+                           limit: int) -> list[tuple[bytes, str]]: ...
+    async def commit_file(self, path: list[str], entry_json: str, blocks: list[NewBlock], *,
+                          now: float, parents: bool, if_absent: bool, if_md5: str | None,
+                          want_rf: int, guard: Guard | None = None) -> None: ...
+    async def delete_file(self, path: list[str], *, if_md5: str | None) -> str: ...
+    async def mkdir(self, path: list[str], *, now: float, parents: bool,
+                    exist_ok: bool) -> tuple[str, bool]: ...
+    async def rmdir(self, path: list[str], *, recursive: bool) -> None: ...
+    async def rename(self, src: list[str], dst: list[str], *, kind: str, overwrite: bool,
+                     parents: bool, now: float) -> None: ...
+    async def init(self) -> None: ...

@@ -1,0 +1,115 @@
+-- Shared by every script (prepended when loaded). ARGV[1] is the key prefix; the key
+-- builders mirror nameserver/store/keys.py exactly.
+-- Rule: a script validates everything before its first write, because Redis does not roll
+-- back a script that fails half-way. Errors are raised as 'PLEN <code> <message>'.
+local P = ARGV[1]
+local function k_root() return P .. 'root' end
+local function k_dirseq() return P .. 'dirseq' end
+local function k_dir(id) return P .. 'dir:' .. id end
+local function k_dirz(id) return P .. 'dirz:' .. id end
+local function k_trash() return P .. 'trash' end
+local function k_block(b) return P .. 'block:' .. b end
+local function k_replicas(b) return P .. 'replicas:' .. b end
+local function k_allocs() return P .. 'allocs' end
+local function k_gc() return P .. 'gc' end
+local function k_underrep() return P .. 'underrep' end
+local function k_server_blocks(s) return P .. 'server-blocks:' .. s end
+local function k_server_cmds(s) return P .. 'server-cmds:' .. s end
+local function k_stats() return P .. 'stats' end
+
+local function fail(code, msg)
+  error('PLEN ' .. code .. ' ' .. msg, 0)
+end
+
+local function root_id()
+  local r = redis.call('GET', k_root())
+  if not r then
+    r = tostring(redis.call('INCR', k_dirseq()))
+    redis.call('SET', k_root(), r)
+  end
+  return r
+end
+
+local function dir_id_of(entry_json)
+  return string.match(entry_json, '"id":"([^"]*)"')
+end
+
+-- Read-only walk of directories comps[first..last] from the root.
+-- Returns ids (ids[first-1] = the start dir) and the index of the last directory found.
+local function lookup_dirs(comps, last)
+  local ids = {}
+  ids[0] = root_id()
+  for i = 1, last do
+    local v = redis.call('HGET', k_dir(ids[i - 1]), comps[i] .. '/')
+    if not v then return ids, i - 1 end
+    ids[i] = dir_id_of(v)
+  end
+  return ids, last
+end
+
+-- Fail unless directories comps[1..last] all exist (when they must).
+local function require_dirs(ids, found, comps, last)
+  if found < last then
+    local missing = comps[found + 1]
+    if redis.call('HEXISTS', k_dir(ids[found]), missing) == 1 then
+      fail('not_a_directory', 'not a directory: ' .. missing)
+    end
+    fail('not_found', 'no such directory: ' .. missing)
+  end
+end
+
+local function dir_entry_json(id, marker, now)
+  return '{"k":"d","id":"' .. id .. '","m":' .. marker .. ',"t":' .. now .. '}'
+end
+
+local function add_member(parent_id, member, value)
+  redis.call('HSET', k_dir(parent_id), member, value)
+  redis.call('ZADD', k_dirz(parent_id), 0, member)
+end
+
+local function remove_member(parent_id, member)
+  redis.call('HDEL', k_dir(parent_id), member)
+  redis.call('ZREM', k_dirz(parent_id), member)
+end
+
+-- Create the implicit directories comps[found+1..last] (a write: call after validation).
+local function create_dirs(ids, found, comps, last, now)
+  for i = found + 1, last do
+    local id = tostring(redis.call('INCR', k_dirseq()))
+    add_member(ids[i - 1], comps[i] .. '/', dir_entry_json(id, 0, now))
+    ids[i] = id
+  end
+end
+
+-- After something was removed from directory ids[last]: an implicit directory left empty
+-- disappears, as an S3 prefix does with its last key; then its parent is checked in turn.
+local function prune(ids, comps, last)
+  for i = last, 1, -1 do
+    if redis.call('ZCARD', k_dirz(ids[i])) > 0 then return end
+    local member = comps[i] .. '/'
+    local v = redis.call('HGET', k_dir(ids[i - 1]), member)
+    if not v or string.find(v, '"m":1', 1, true) then return end
+    remove_member(ids[i - 1], member)
+    redis.call('DEL', k_dir(ids[i]), k_dirz(ids[i]))
+  end
+end
+
+local function decref(bid)
+  local refs = redis.call('HINCRBY', k_block(bid), 'refs', -1)
+  if refs <= 0 then redis.call('SADD', k_gc(), bid) end
+end
+
+-- Drop the references a file entry holds on its blocks.
+local function release_entry(entry_json)
+  local e = cjson.decode(entry_json)
+  if e.blocks then
+    for _, b in ipairs(e.blocks) do decref(b[1]) end
+  end
+end
+
+local function read_comps(start)
+  local n = tonumber(ARGV[start])
+  local comps = {}
+  for i = 1, n do comps[i] = ARGV[start + i] end
+  return comps, n, start + n + 1
+end

@@ -1,0 +1,26 @@
+-- Remove a directory. Without recursion it must be empty; with it, the subtree is detached
+-- in this one step and pushed to the trash, where GC collects it in batches.
+-- ARGV: prefix, recursive(0|1), n, comps...
+local recursive = ARGV[2] == '1'
+local comps, n = read_comps(3)
+local ids, found = lookup_dirs(comps, n - 1)
+require_dirs(ids, found, comps, n - 1)
+local member = comps[n] .. '/'
+local entry = redis.call('HGET', k_dir(ids[n - 1]), member)
+if not entry then
+  if redis.call('HEXISTS', k_dir(ids[n - 1]), comps[n]) == 1 then
+    fail('not_a_directory', 'not a directory: ' .. comps[n])
+  end
+  fail('not_found', 'no such directory: ' .. comps[n])
+end
+local id = dir_id_of(entry)
+local count = redis.call('ZCARD', k_dirz(id))
+if count > 0 and not recursive then fail('not_empty', 'directory not empty: ' .. comps[n]) end
+remove_member(ids[n - 1], member)
+if count == 0 then
+  redis.call('DEL', k_dir(id), k_dirz(id))
+else
+  redis.call('RPUSH', k_trash(), id)
+end
+prune(ids, comps, n - 1)
+return 'ok'

@@ -1,0 +1,299 @@
+"""RedisStore: the namespace and block map in Redis (redis.asyncio + hiredis).
+
+Rule 1: every namespace mutation is one Lua script from ``lua/`` (the prelude is prepended),
+so a crash of any process at any moment leaves the namespace consistent.
+Rule 2: block-map and server bookkeeping that spans keys goes through MULTI/EXEC pipelines
+or a script; every such change is idempotent, so a retried heartbeat does no harm.
+Keys come only from ``keys.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError, TimeoutError as RedisTimeoutError
+
+from nameserver.store import keys
+from nameserver.store.base import Guard, NewBlock, ServerRecord
+from plen.wire.errors import ErrorCode, WireError
+
+_LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
+SCRIPTS = ("commit_file", "delete_file", "mkdir", "rmdir", "rename", "init", "collect_trash",
+           "collect_block", "expire_allocation", "list_dir")
+
+
+def _load_lua(name: str) -> str:
+    lua = importlib.resources.files("nameserver.store").joinpath("lua")
+    return lua.joinpath("_prelude.lua").read_text() + "\n" + lua.joinpath(f"{name}.lua").read_text()
+
+
+def _comps(path: list[str]) -> list[Any]:
+    return [len(path), *path]
+
+
+def _fmt_now(now: float) -> str:
+    return f"{now:.6f}"
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.redis = aioredis.Redis.from_url(url, decode_responses=False,
+                                             health_check_interval=30)
+        self._scripts = {name: self.redis.register_script(_load_lua(name)) for name in SCRIPTS}
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self.redis.ping())
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except ResponseError as exc:
+            match = _LUA_ERROR.search(str(exc))
+            if match is None:
+                raise
+            raise WireError(ErrorCode.from_wire_name(match.group(1)), match.group(2).strip())
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise WireError(ErrorCode.UNAVAILABLE_AFTER_SEND, f"metadata store unavailable: {exc}")
+
+    async def _script(self, name: str, *args: Any) -> Any:
+        return await self._call(self._scripts[name](keys=[], args=[keys.PREFIX, *args]))
+
+    # -- namespace ------------------------------------------------------------------------
+
+    async def get_entries(self, path: list[str]) -> tuple[str | None, str | None]:
+        """(file entry, directory entry) named by ``path``; the root is a directory."""
+        if not path:
+            return None, json.dumps({"k": "d", "id": await self.root_id(), "m": 1, "t": 0})
+        parent = await self._dir_id(path[:-1])
+        if parent is None:
+            return None, None
+        f, d = await self._call(self.redis.hmget(keys.dir_key(parent), path[-1], path[-1] + "/"))
+        return (f.decode() if f else None), (d.decode() if d else None)
+
+    async def root_id(self) -> str:
+        root = await self._call(self.redis.get(keys.root_key()))
+        if root is None:
+            await self._script("list_dir", b"-", b"-", 0, 0)  # creates the root atomically
+            root = await self._call(self.redis.get(keys.root_key()))
+        return root.decode()
+
+    async def _dir_id(self, path: list[str]) -> str | None:
+        cur = await self.root_id()
+        for name in path:
+            raw = await self._call(self.redis.hget(keys.dir_key(cur), name + "/"))
+            if raw is None:
+                return None
+            cur = json.loads(raw)["id"]
+        return cur
+
+    async def list_members(self, path: list[str], lo: bytes, hi: bytes,
+                           limit: int) -> list[tuple[bytes, str]]:
+        """Members of the directory at ``path`` with lo <= member, in ZRANGEBYLEX syntax."""
+        rows = await self._script("list_dir", lo, hi, limit, *_comps(path))
+        return [(rows[i], rows[i + 1].decode()) for i in range(0, len(rows), 2)]
+
+    async def members_of(self, dir_id: str, lo: bytes, hi: bytes,
+                         limit: int) -> list[tuple[bytes, str]]:
+        """Members of a directory known by id (the walk descends by id, no path lookups)."""
+        members = await self._call(self.redis.zrangebylex(keys.dirz_key(dir_id), lo, hi, 0, limit))
+        if not members:
+            return []
+        values = await self._call(self.redis.hmget(keys.dir_key(dir_id), members))
+        return [(m, v.decode()) for m, v in zip(members, values) if v is not None]
+
+    async def dir_id(self, path: list[str]) -> str | None:
+        return await self._dir_id(path)
+
+    async def commit_file(self, path: list[str], entry_json: str, blocks: list[NewBlock], *,
+                          now: float, parents: bool, if_absent: bool, if_md5: str | None,
+                          want_rf: int, guard: Guard | None = None) -> None:
+        block_args: list[Any] = [len(blocks)]
+        for b in blocks:
+            block_args += [b.block_id, ",".join(b.replicas)]
+        guard_args: list[Any] = _comps(guard.path) + [guard.entry_json] if guard else [0, ""]
+        await self._script("commit_file", _fmt_now(now), int(parents), int(if_absent),
+                           if_md5 or "", entry_json, want_rf, *_comps(path), *block_args,
+                           *guard_args)
+
+    async def delete_file(self, path: list[str], *, if_md5: str | None) -> str:
+        old = await self._script("delete_file", if_md5 or "", *_comps(path))
+        return old.decode()
+
+    async def mkdir(self, path: list[str], *, now: float, parents: bool,
+                    exist_ok: bool) -> tuple[str, bool]:
+        entry, created = await self._script("mkdir", _fmt_now(now), int(parents), int(exist_ok),
+                                            *_comps(path))
+        return entry.decode(), bool(created)
+
+    async def rmdir(self, path: list[str], *, recursive: bool) -> None:
+        await self._script("rmdir", int(recursive), *_comps(path))
+
+    async def rename(self, src: list[str], dst: list[str], *, kind: str, overwrite: bool,
+                     parents: bool, now: float) -> None:
+        await self._script("rename", _fmt_now(now), kind, int(overwrite), int(parents),
+                           *_comps(src), *_comps(dst))
+
+    async def init(self) -> None:
+        await self._script("init")
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    async def allocate(self, block_id: str, size: int, servers: list[str],
+                       expires_at: float) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.block_key(block_id), mapping={
+                "state": "alloc", "size": size, "refs": 0, "expires": f"{expires_at:.3f}",
+                "servers": ",".join(servers)})
+            pipe.zadd(keys.allocs_key(), {block_id: expires_at})
+            await self._call(pipe.execute())
+
+    async def replicas_of(self, block_ids: list[str]) -> list[list[str]]:
+        if not block_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bid in block_ids:
+                pipe.smembers(keys.replicas_key(bid))
+            rows = await self._call(pipe.execute())
+        return [sorted(s.decode() for s in row) for row in rows]
+
+    async def block_states(self, block_ids: list[str]) -> list[str | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bid in block_ids:
+                pipe.hget(keys.block_key(bid), "state")
+            rows = await self._call(pipe.execute())
+        return [r.decode() if r else None for r in rows]
+
+    async def expired_allocations(self, now: float, limit: int = 1000) -> list[str]:
+        rows = await self._call(self.redis.zrangebyscore(keys.allocs_key(), "-inf", now, 0, limit))
+        return [r.decode() for r in rows]
+
+    async def expire_allocation(self, block_id: str, now: float) -> bool:
+        return bool(await self._script("expire_allocation", block_id, f"{now:.3f}"))
+
+    async def gc_candidates(self, limit: int = 1000) -> list[str]:
+        rows = await self._call(self.redis.srandmember(keys.gc_key(), limit))
+        return [r.decode() for r in rows]
+
+    async def collect_block(self, block_id: str) -> bool:
+        return bool(await self._script("collect_block", block_id))
+
+    async def collect_trash(self, batch: int = 500) -> int:
+        return int(await self._script("collect_trash", batch))
+
+    async def trash_length(self) -> int:
+        return int(await self._call(self.redis.llen(keys.trash_key())))
+
+    async def stats(self) -> dict[str, int]:
+        raw = await self._call(self.redis.hgetall(keys.stats_key()))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    async def underreplicated(self, limit: int = 100_000) -> list[str]:
+        rows = await self._call(self.redis.srandmember(keys.underrep_key(), limit))
+        return [r.decode() for r in rows]
+
+    async def clear_underreplicated(self, block_ids: list[str]) -> None:
+        if block_ids:
+            await self._call(self.redis.srem(keys.underrep_key(), *block_ids))
+
+    async def mark_underreplicated(self, block_ids: list[str]) -> None:
+        if block_ids:
+            await self._call(self.redis.sadd(keys.underrep_key(), *block_ids))
+
+    # -- servers --------------------------------------------------------------------------
+
+    async def save_server(self, rec: ServerRecord) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(keys.servers_key(), rec.server_id)
+            pipe.hset(keys.server_key(rec.server_id), mapping={
+                "public_url": rec.public_url, "private_url": rec.private_url, "zone": rec.zone,
+                "capacity": rec.capacity_bytes, "used": rec.used_bytes,
+                "last_hb": f"{rec.last_heartbeat:.3f}", "registered_at": f"{rec.registered_at:.3f}",
+                "state": rec.state})
+            await self._call(pipe.execute())
+
+    async def touch_server(self, server_id: str, *, capacity: int, used: int, now: float) -> bool:
+        """Record a heartbeat; False if the server is unknown (it must register again)."""
+        if not await self._call(self.redis.sismember(keys.servers_key(), server_id)):
+            return False
+        await self._call(self.redis.hset(keys.server_key(server_id), mapping={
+            "capacity": capacity, "used": used, "last_hb": f"{now:.3f}"}))
+        return True
+
+    async def set_server_state(self, server_id: str, state: str) -> None:
+        await self._call(self.redis.hset(keys.server_key(server_id), "state", state))
+
+    async def servers(self) -> list[ServerRecord]:
+        ids = sorted(s.decode() for s in await self._call(self.redis.smembers(keys.servers_key())))
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.hgetall(keys.server_key(sid))
+                pipe.scard(keys.server_blocks_key(sid))
+            rows = await self._call(pipe.execute())
+        out = []
+        for i, sid in enumerate(ids):
+            h = {k.decode(): v.decode() for k, v in rows[2 * i].items()}
+            if not h:
+                continue
+            out.append(ServerRecord(
+                server_id=sid, public_url=h["public_url"], private_url=h["private_url"],
+                zone=h.get("zone", ""), capacity_bytes=int(h.get("capacity", 0)),
+                used_bytes=int(h.get("used", 0)), last_heartbeat=float(h.get("last_hb", 0)),
+                registered_at=float(h.get("registered_at", 0)), blocks=int(rows[2 * i + 1]),
+                state=h.get("state", "live")))
+        return out
+
+    async def server_blocks(self, server_id: str) -> set[str]:
+        rows = await self._call(self.redis.smembers(keys.server_blocks_key(server_id)))
+        return {r.decode() for r in rows}
+
+    async def add_replicas(self, server_id: str, block_ids: list[str]) -> None:
+        if not block_ids:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for bid in block_ids:
+                pipe.sadd(keys.replicas_key(bid), server_id)
+            pipe.sadd(keys.server_blocks_key(server_id), *block_ids)
+            await self._call(pipe.execute())
+
+    async def remove_replicas(self, server_id: str, block_ids: list[str]) -> None:
+        if not block_ids:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for bid in block_ids:
+                pipe.srem(keys.replicas_key(bid), server_id)
+            pipe.srem(keys.server_blocks_key(server_id), *block_ids)
+            await self._call(pipe.execute())
+
+    async def push_commands(self, server_id: str, commands: list[dict[str, Any]]) -> None:
+        if commands:
+            await self._call(self.redis.rpush(keys.server_cmds_key(server_id),
+                                              *[json.dumps(c) for c in commands]))
+
+    async def pop_commands(self, server_id: str, limit: int = 256) -> list[dict[str, Any]]:
+        rows = await self._call(self.redis.lpop(keys.server_cmds_key(server_id), limit))
+        return [json.loads(r) for r in rows or []]
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def acquire_lease(self, duty: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the lease on ``duty``; True while ``holder`` has it."""
+        key = keys.lease_key(duty)
+        ms = int(ttl_s * 1000)
+        if await self._call(self.redis.set(key, holder, nx=True, px=ms)):
+            return True
+        current = await self._call(self.redis.get(key))
+        if current is not None and current.decode() == holder:
+            await self._call(self.redis.pexpire(key, ms))
+            return True
+        return False
