@@ -1,0 +1,76 @@
+"""Backends for the store contract suite: the embedded redis-server that `plen up` runs
+(AOF in a data directory) and a redis-server from PATH started by the tests (Debian's, in
+CI); without one on PATH the second falls back to the embedded binary with default config."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from nameserver.store.embedded import free_port, redis_command, redis_server_binary
+
+
+def _start(argv: list[str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"redis-server did not start: {argv}")
+            time.sleep(0.02)
+    client.close()
+    return proc
+
+
+class RedisProcess:
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.argv, self.port = argv, port
+        self.proc = _start(argv, port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self) -> None:
+        self.proc = _start(self.argv, self.port)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _external_argv(tmp: Path, port: int) -> list[str]:
+    binary = shutil.which("redis-server") or redis_server_binary()
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
+            "--save", "", "--appendonly", "no"]
+
+
+@pytest.fixture(params=["embedded", "external"])
+def redis_proc(request, tmp_path: Path):
+    port = free_port()
+    if request.param == "embedded":
+        argv = redis_command(tmp_path / "redis", port)
+    else:
+        argv = _external_argv(tmp_path, port)
+    proc = RedisProcess(argv, port)
+    yield proc
+    proc.stop()
