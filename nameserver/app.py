@@ -20,7 +20,7 @@ from nameserver.membership import Membership
 from nameserver.namespace import Namespace
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
-from nameserver.workers import run_forever
+from plen.workers import run_forever
 from plen.service import base_app
 
 

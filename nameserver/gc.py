@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from nameserver.store.redis_store import RedisStore
-from nameserver.workers import WorkResult
+from plen.workers import WorkResult
 
 
 class GCWorker:

@@ -15,7 +15,7 @@ from typing import Callable
 from nameserver.settings import Settings
 from nameserver.store.base import ServerRecord
 from nameserver.store.redis_store import RedisStore
-from nameserver.workers import WorkResult
+from plen.workers import WorkResult
 from plen.wire import codec
 from plen.wire.cluster import (DeleteBlock, HeartbeatRequest, HeartbeatResponse, RegisterRequest,
                                RegisterResponse)

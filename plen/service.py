@@ -8,6 +8,7 @@ Every server may bind port 0; once listening it writes ``{"service", "url", "pid
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -145,3 +146,12 @@ async def _serve(app: web.Application, *, service: str, host: str, port: int,
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def check_cluster_secret(request: web.Request, secret: str) -> None:
+    """Refuse a cluster-internal request that does not carry the cluster secret."""
+    from plen.wire.cluster import CLUSTER_SECRET_HEADER
+
+    given = request.headers.get(CLUSTER_SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(errors="replace"), secret.encode()):
+        raise WireError(ErrorCode.UNAUTHORIZED, "wrong or missing cluster secret")

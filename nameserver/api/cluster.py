@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 
 from nameserver.appkeys import membership_key, settings_key
-from plen.service import wire_route
-from plen.wire.cluster import CLUSTER_SECRET_HEADER, HeartbeatRequest, RegisterRequest
-from plen.wire.errors import ErrorCode, WireError
+from plen.service import check_cluster_secret, wire_route
+from plen.wire.cluster import HeartbeatRequest, RegisterRequest
 
 
 def check_secret(request: web.Request) -> None:
-    given = request.headers.get(CLUSTER_SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(), request.app[settings_key].cluster_secret.encode()):
-        raise WireError(ErrorCode.UNAUTHORIZED, "wrong or missing cluster secret")
+    check_cluster_secret(request, request.app[settings_key].cluster_secret)
 
 
 async def register(request: web.Request, req: RegisterRequest):

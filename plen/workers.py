@@ -7,7 +7,7 @@ import enum
 import logging
 from typing import Awaitable, Callable
 
-log = logging.getLogger("nameserver.workers")
+log = logging.getLogger("plen.workers")
 
 
 class WorkResult(enum.Enum):

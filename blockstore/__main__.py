@@ -1,0 +1,67 @@
+"""python -m blockstore (also `plen blockstore`, `plen-blockstore`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from blockstore.settings import Settings
+from plen.settings import option
+from plen.wire.errors import WireError
+
+
+@click.command(name="blockstore", context_settings={"help_option_names": ["-h", "--help"]})
+@option("--data", "data_dir", envvar="PLEN_BLOCKSTORE_DATA", required=True,
+        type=click.Path(path_type=Path, file_okay=False), help="Data directory (made if missing).")
+@option("--nameserver", "nameserver_url", envvar="PLEN_NAMESERVER", required=True,
+        help="Base URL of the nameserver, e.g. http://127.0.0.1:7070")
+@option("--host", envvar="PLEN_BLOCKSTORE_HOST", default="127.0.0.1", help="Address to bind.")
+@option("--port", envvar="PLEN_BLOCKSTORE_PORT", default=7100, type=int,
+        help="0 = any free port.")
+@option("--public-url", envvar="PLEN_BLOCKSTORE_PUBLIC_URL", default=None,
+        help="URL for clients.  [default: http://<host>:<bound port>]")
+@option("--private-url", envvar="PLEN_BLOCKSTORE_PRIVATE_URL", default=None,
+        help="URL for other blockstores.  [default: the public URL]")
+@option("--zone", envvar="PLEN_BLOCKSTORE_ZONE", default="", help="Failure zone, for placement.")
+@option("--capacity", "capacity_bytes", envvar="PLEN_BLOCKSTORE_CAPACITY", default=0, type=int,
+        help="Bytes offered; 0 = the file system's size.")
+@option("--cluster-secret", envvar="PLEN_CLUSTER_SECRET", required=True, show_default=False,
+        help="Shared by the nameserver and every blockstore.")
+@option("--scrub-interval", "scrub_interval_s", envvar="PLEN_BLOCKSTORE_SCRUB_INTERVAL_S",
+        default=0.0, type=float, help="Seconds between scrub passes; 0 = no scrubbing.")
+@option("--ready-file", envvar="PLEN_READY_FILE", default=None,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Where to write {service, url, pid, server_id} once listening.")
+@option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
+def main(**options: object) -> None:
+    """Run a blockstore: block files, the replication pipeline, the nameserver agent."""
+    from blockstore.app import announce, disk_key, make_app
+    from blockstore.disk import DataDirError
+    from plen import service
+
+    try:
+        settings = Settings(**options).validate()  # type: ignore[arg-type]
+    except WireError as err:
+        raise click.UsageError(err.message)
+    service.setup_logging(settings.log_level)
+    app = make_app(settings)
+
+    def on_bound(url: str) -> None:
+        announce(app, url)
+        if settings.ready_file is not None:
+            service.write_ready_file(settings.ready_file, {
+                "service": "blockstore", "url": url, "pid": os.getpid(),
+                "server_id": app[disk_key].server_id})
+
+    try:
+        # Our own ready file (in on_bound) carries server_id; run()'s would replace it.
+        service.run(app, service="blockstore", host=settings.host, port=settings.port,
+                    ready_file=None, on_bound=on_bound)
+    except (DataDirError, OSError) as err:  # cannot start: one line, not a traceback
+        raise click.ClickException(str(err))
+
+
+if __name__ == "__main__":
+    main()
