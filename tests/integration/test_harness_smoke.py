@@ -16,7 +16,8 @@ def test_every_process_answers_healthz(cluster: Cluster) -> None:
     # Every process runs from the cluster's tmp dir, so it imports the installed packages.
     for name in cluster.names:
         assert cluster.is_running(name), name
-        assert psutil.Process(cluster.pid(name)).cwd() == str(cluster.tmp_path), name
+        if name != "redis":  # redis-server changes into its own --dir
+            assert psutil.Process(cluster.pid(name)).cwd() == str(cluster.tmp_path), name
 
 
 def test_cluster_status_lists_three_live_servers(cluster: Cluster) -> None:

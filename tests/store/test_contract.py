@@ -367,3 +367,10 @@ async def test_acknowledged_commit_survives_redis_sigkill(env):
     st = await ns.stat(StatRequest(path="/b/durable", with_blocks=True))
     assert base64.b64decode(st.file.inline_data) == b"kept"
     assert json.loads(json.dumps(st.file.meta)) == {}
+
+
+async def test_mkdir_parents_makes_every_level_explicit(env):
+    ns, *_ = env
+    await ns.mkdir(MkdirRequest(path="/b/x/y", parents=True))
+    await ns.rmdir(RmdirRequest(path="/b/x/y"))
+    assert (await ns.stat(StatRequest(path="/b/x/"))).dir.marker is True

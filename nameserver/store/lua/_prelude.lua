@@ -72,11 +72,12 @@ local function remove_member(parent_id, member)
   redis.call('ZREM', k_dirz(parent_id), member)
 end
 
--- Create the implicit directories comps[found+1..last] (a write: call after validation).
-local function create_dirs(ids, found, comps, last, now)
+-- Create the directories comps[found+1..last] (a write: call after validation); implicit
+-- ones (marker 0, as S3 prefixes) unless `marker` is 1 (mkdir -p).
+local function create_dirs(ids, found, comps, last, now, marker)
   for i = found + 1, last do
     local id = tostring(redis.call('INCR', k_dirseq()))
-    add_member(ids[i - 1], comps[i] .. '/', dir_entry_json(id, 0, now))
+    add_member(ids[i - 1], comps[i] .. '/', dir_entry_json(id, marker or 0, now))
     ids[i] = id
   end
 end
