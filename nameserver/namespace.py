@@ -215,7 +215,8 @@ class Namespace:
     async def mkdir(self, req: MkdirRequest) -> MkdirResponse:
         comps = dir_path(req.path, allow_root=False)
         raw, created = await self.store.mkdir(comps, now=self.clock(), parents=req.parents,
-                                              exist_ok=req.exist_ok)
+                                              exist_ok=req.exist_ok,
+                                              mark_parents=req.mark_parents)
         return MkdirResponse(dir=dir_entry(comps[-1], raw), created=created)
 
     async def rmdir(self, req: RmdirRequest) -> EmptyResponse:

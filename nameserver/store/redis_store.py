@@ -73,7 +73,7 @@ class RedisStore:
         """(file entry, directory entry) named by ``path``; the root is a directory."""
         if not path:
             return None, json.dumps({"k": "d", "id": await self.root_id(), "m": 1, "t": 0})
-        parent = await self._dir_id(path[:-1])
+        parent = await self._dir_id(path[:-1], file_is_error=True)
         if parent is None:
             return None, None
         f, d = await self._call(self.redis.hmget(keys.dir_key(parent), path[-1], path[-1] + "/"))
@@ -86,11 +86,16 @@ class RedisStore:
             root = await self._call(self.redis.get(keys.root_key()))
         return root.decode()
 
-    async def _dir_id(self, path: list[str]) -> str | None:
+    async def _dir_id(self, path: list[str], *, file_is_error: bool = False) -> str | None:
+        """The id of the directory at ``path``, None if missing; with ``file_is_error``, a
+        file standing where a directory is needed raises NOT_A_DIRECTORY (as POSIX does)."""
         cur = await self.root_id()
         for name in path:
-            raw = await self._call(self.redis.hget(keys.dir_key(cur), name + "/"))
+            raw, file_raw = await self._call(
+                self.redis.hmget(keys.dir_key(cur), name + "/", name))
             if raw is None:
+                if file_is_error and file_raw is not None:
+                    raise WireError(ErrorCode.NOT_A_DIRECTORY, f"not a directory: {name}")
                 return None
             cur = json.loads(raw)["id"]
         return cur
@@ -128,10 +133,10 @@ class RedisStore:
         old = await self._script("delete_file", if_md5 or "", *_comps(path))
         return old.decode()
 
-    async def mkdir(self, path: list[str], *, now: float, parents: bool,
-                    exist_ok: bool) -> tuple[str, bool]:
-        entry, created = await self._script("mkdir", _fmt_now(now), int(parents), int(exist_ok),
-                                            *_comps(path))
+    async def mkdir(self, path: list[str], *, now: float, parents: bool, exist_ok: bool,
+                    mark_parents: bool = True) -> tuple[str, bool]:
+        entry, created = await self._script("mkdir", _fmt_now(now), int(parents),
+                                            int(mark_parents), int(exist_ok), *_comps(path))
         return entry.decode(), bool(created)
 
     async def rmdir(self, path: list[str], *, recursive: bool) -> None:

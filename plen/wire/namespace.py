@@ -129,7 +129,8 @@ class WalkResponse:
 class MkdirRequest:
     ENDPOINT: ClassVar[str] = "mkdir"
     path: str
-    parents: bool = False  # create missing ancestors (as implicit directories)
+    parents: bool = False  # create missing ancestors
+    mark_parents: bool = True  # as explicit directories (mkdir -p); False: implicit (S3)
     exist_ok: bool = False
 
 

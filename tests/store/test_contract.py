@@ -129,7 +129,8 @@ async def test_hostile_keys_round_trip_unchanged(env):
     await ns.mkdir(MkdirRequest(path="/b"))
     for key in HOSTILE:
         if key.endswith("/"):
-            await ns.mkdir(MkdirRequest(path=f"/b/{key}", parents=True, exist_ok=True))
+            await ns.mkdir(MkdirRequest(path=f"/b/{key}", parents=True, exist_ok=True,
+                                        mark_parents=False))
         else:
             await put_inline(ns, f"/b/{key}", key.encode(), parents=True)
     expected = set(HOSTILE)

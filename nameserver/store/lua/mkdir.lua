@@ -1,8 +1,8 @@
 -- Create a directory with a marker (kept when empty), and with `parents` its missing
 -- ancestors too, as `mkdir -p` does; an implicit directory becomes explicit.
--- ARGV: prefix, now, parents(0|1), exist_ok(0|1), n, comps...  Returns {entry_json, created}.
-local now, parents, exist_ok = ARGV[2], ARGV[3] == '1', ARGV[4] == '1'
-local comps, n = read_comps(5)
+-- ARGV: prefix, now, parents(0|1), parent_marker(0|1), exist_ok(0|1), n, comps...  Returns {entry_json, created}.
+local now, parents, parent_marker, exist_ok = ARGV[2], ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5] == '1'
+local comps, n = read_comps(6)
 local ids, found = lookup_dirs(comps, n - 1)
 if not parents then require_dirs(ids, found, comps, n - 1) end
 local member = comps[n] .. '/'
@@ -16,7 +16,7 @@ if existing then
   end
   return {existing, 0}
 end
-create_dirs(ids, found, comps, n - 1, now, 1)
+create_dirs(ids, found, comps, n - 1, now, parent_marker)
 local entry = dir_entry_json(tostring(redis.call('INCR', k_dirseq())), 1, now)
 add_member(ids[n - 1], member, entry)
 return {entry, 1}
