@@ -17,7 +17,7 @@ from nameserver.store.base import ServerRecord
 from nameserver.store.redis_store import RedisStore
 from plen.workers import WorkResult
 from plen.wire import codec
-from plen.wire.cluster import (DeleteBlock, HeartbeatRequest, HeartbeatResponse, RegisterRequest,
+from plen.wire.cluster import (Command, DeleteBlock, HeartbeatRequest, HeartbeatResponse, RegisterRequest,
                                RegisterResponse)
 
 log = logging.getLogger("nameserver.membership")
@@ -93,9 +93,9 @@ class Membership:
             await self.store.push_commands(
                 server_id, [codec.encode(DeleteBlock(block_id=b)) for b in orphans])
 
-    async def _commands(self, server_id: str) -> list:
-        raw = await self.store.pop_commands(server_id)
-        return [codec.decode(DeleteBlock, c) if c.get("kind") == "delete" else c for c in raw]
+    async def _commands(self, server_id: str) -> list[Command]:
+        return [codec.decode(Command, c)  # type: ignore[arg-type]
+                for c in await self.store.pop_commands(server_id)]
 
     async def run_once(self) -> WorkResult:
         """Record newly dead servers; their blocks become candidates for repair."""

@@ -1,0 +1,433 @@
+"""The file commands: init status ls cd pwd mkdir rmdir put get touch cp mv rm stat.
+
+Rule 1: arguments are resolved POSIX-style against the working directory (``plen cd``)
+before they reach the nameserver (``plen.paths.resolve``).
+Rule 2: when a file and a directory share a name (S3 keys ``a`` and ``a/b``), get, cp, mv,
+rm and stat act on the file; ls, cd and rmdir on the directory.
+Rule 3: a command fails by raising (``WireError``, ``OSError``, ``CliError``); ``main``
+turns that into one line. Each command first says what it is doing (``app.doing``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+import os
+import tempfile
+from typing import Any, BinaryIO
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from plen import paths
+from plen.cli import config
+from plen.cli.main import AppContext
+from plen.cli.output import console, fmt_time, human_size, progress_bar, safe
+from plen.client.fs import FileSystem
+from plen.wire.errors import ErrorCode, WireError
+from plen.wire.namespace import DirEntry, FileEntry, StatResponse
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _missing(path: str) -> WireError:
+    return WireError(ErrorCode.NOT_FOUND, f"no such file or directory: {path}", path=path)
+
+
+async def _is_dir(fs: FileSystem, path: str) -> bool:
+    return path == "/" or (await fs.stat(path)).dir is not None
+
+
+async def _into_dir(fs: FileSystem, raw_arg: str, resolved: str, name: str) -> str:
+    """``resolved/name`` when the destination is an existing directory or ends in ``/``."""
+    if raw_arg.endswith("/") or await _is_dir(fs, resolved):
+        return paths.join(resolved, name)
+    return resolved
+
+
+# -- cluster --------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def init(app: AppContext, yes: bool) -> None:
+    """Wipe the file system: every file and directory on the cluster is deleted."""
+    url = app.nameserver_url()
+    app.doing("init")
+    if not yes:
+        click.confirm(f"Delete every file and directory on the cluster at {url}?",
+                      abort=True, err=True)
+
+    async def go(fs: FileSystem) -> Any:
+        await fs.init(confirm=True)
+        return await fs.cluster_status()
+
+    status = app.run(go)
+    live = sum(1 for s in status.servers if s.state == "live")
+    click.echo(f"initialised the file system at {url}: {human_size(status.free_bytes)} free "
+               f"of {human_size(status.capacity_bytes)} on {live} live server"
+               f"{'' if live == 1 else 's'} (replication {status.replication_factor})")
+
+
+@click.command()
+@pass_app
+def status(app: AppContext) -> None:
+    """Show the cluster's servers, capacity and replication health."""
+    app.doing("status")
+    st = app.run(lambda fs: fs.cluster_status())
+    table = Table(title=f"Plenilune cluster at {app.nameserver_url()}", title_justify="left")
+    for header, justify in (("server", "left"), ("url", "left"), ("zone", "left"),
+                            ("state", "left"), ("capacity", "right"), ("used", "right"),
+                            ("blocks", "right")):
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for s in sorted(st.servers, key=lambda s: (s.state != "live", s.public_url)):
+        state = Text(s.state, style="green" if s.state == "live" else "red")
+        table.add_row(s.server_id, Text(s.public_url), Text(s.zone or "-"), state,
+                      human_size(s.capacity_bytes), human_size(s.used_bytes), str(s.blocks))
+    live = sum(1 for s in st.servers if s.state == "live")
+    table.add_section()
+    table.add_row("total", f"{live} live of {len(st.servers)}", "", "",
+                  human_size(st.capacity_bytes), human_size(st.used_bytes), str(st.blocks))
+    out = console()
+    out.print(table)
+    under = st.under_replicated_blocks
+    out.print(f"files: {st.files}   free: {human_size(st.free_bytes)}   replication: "
+              f"{st.replication_factor}   under-replicated blocks: {under}",
+              style="yellow" if under else None)
+
+
+# -- directories ----------------------------------------------------------------------------
+
+
+def _ls_line(entry: FileEntry | DirEntry, long: bool) -> str:
+    name = safe(entry.name) + ("/" if isinstance(entry, DirEntry) else "")
+    if not long:
+        return name
+    if isinstance(entry, DirEntry):
+        return f"{'-':>14}  {fmt_time(entry.mtime):19}  {'-':32}  {name}"
+    return f"{entry.size:>14}  {fmt_time(entry.mtime):19}  {entry.md5:32}  {name}"
+
+
+@click.command()
+@click.option("-l", "long", is_flag=True, help="Also show size, mtime and MD5.")
+@click.argument("path", required=False)
+@pass_app
+def ls(app: AppContext, long: bool, path: str | None) -> None:
+    """List a directory (dirs end in '/'), or show one file."""
+    target = app.resolve(path or ".")
+    app.doing("ls", target)
+
+    async def go(fs: FileSystem) -> None:
+        if target != "/":
+            st = await fs.stat(target)
+            if st.dir is None:
+                if st.file is None:
+                    raise _missing(target)
+                click.echo(_ls_line(st.file, long))
+                return
+        async for entry in fs.iter_dir(target):
+            click.echo(_ls_line(entry, long))
+
+    app.run(go)
+
+
+@click.command()
+@click.argument("path", required=False, default="/")
+@pass_app
+def cd(app: AppContext, path: str) -> None:
+    """Change the working directory (it must exist)."""
+    url = app.nameserver_url()
+    target = app.resolve(path)
+    app.doing("cd", target)
+
+    async def go(fs: FileSystem) -> None:
+        if target == "/":
+            return
+        st = await fs.stat(target)
+        if st.dir is None:
+            if st.file is not None:
+                raise WireError(ErrorCode.NOT_A_DIRECTORY, f"{target} is a file")
+            raise _missing(target)
+
+    app.run(go)
+    config.save_cwd(url, target)
+
+
+@click.command()
+@pass_app
+def pwd(app: AppContext) -> None:
+    """Print the working directory."""
+    click.echo(safe(app.cwd()))
+
+
+@click.command()
+@click.option("-p", "--parents", is_flag=True,
+              help="Create missing parents; no error if it exists.")
+@click.argument("path")
+@pass_app
+def mkdir(app: AppContext, parents: bool, path: str) -> None:
+    """Create a directory (kept even when empty)."""
+    target = app.resolve(path)
+    app.doing("mkdir", target)
+    app.run(lambda fs: fs.mkdir(target, parents=parents, exist_ok=parents))
+
+
+@click.command()
+@click.option("-r", "--recursive", is_flag=True, help="Also remove everything below it.")
+@click.argument("path")
+@pass_app
+def rmdir(app: AppContext, recursive: bool, path: str) -> None:
+    """Remove a directory; refuses a non-empty one without -r."""
+    target = app.resolve(path)
+    app.doing("rmdir", target)
+
+    async def go(fs: FileSystem) -> None:
+        if target != "/":
+            st = await fs.stat(target)
+            if st.dir is None:
+                if st.file is not None:
+                    raise WireError(ErrorCode.NOT_A_DIRECTORY, f"{target} is a file")
+                raise _missing(target)
+        await fs.rmdir(target, recursive=recursive)
+
+    app.run(go)
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("-p", "--parents", is_flag=True, help="Create missing parent directories.")
+@click.argument("local")
+@click.argument("remote")
+@pass_app
+def put(app: AppContext, parents: bool, local: str, remote: str) -> None:
+    """Upload LOCAL ('-' = stdin) to REMOTE (into it, when it is a directory)."""
+    target = app.resolve(remote)
+    app.doing("put", target)
+    stream: BinaryIO
+    if local == "-":
+        stream, size, name = click.get_binary_stream("stdin"), None, None
+    else:
+        app.doing("put", local)
+        stream = open(local, "rb")  # noqa: SIM115 (closed below)
+        size = os.fstat(stream.fileno()).st_size
+        name = os.path.basename(os.path.normpath(local))
+
+    async def go(fs: FileSystem) -> FileEntry:
+        dest = target
+        if remote.endswith("/") or await _is_dir(fs, target):
+            if name is None:
+                raise click.UsageError("cannot put stdin into a directory: name the file")
+            dest = paths.join(target, name)
+        app.doing("put", dest)
+        content_type = mimetypes.guess_type(dest)[0]
+        with progress_bar(size, f"put {dest}") as progress:
+            return await fs.write_file(dest, stream, parents=parents,
+                                       content_type=content_type, progress=progress)
+
+    try:
+        app.run(go)
+    finally:
+        if local != "-":
+            stream.close()
+
+
+def _local_mode(dest: str) -> int:
+    """Permissions for the downloaded file: the old file's, else 0666 less the umask."""
+    try:
+        return os.stat(dest).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@click.command()
+@click.argument("remote")
+@click.argument("local", required=False, default=".")
+@pass_app
+def get(app: AppContext, remote: str, local: str) -> None:
+    """Download REMOTE to LOCAL ('-' = stdout; a directory: into it).
+
+    The file is written to a temporary file beside LOCAL and renamed over it at the end,
+    so a failure leaves any previous LOCAL untouched.
+    """
+    src = app.resolve(remote)
+    app.doing("get", src)
+
+    async def go(fs: FileSystem) -> None:
+        entry = await fs.stat_file(src, with_blocks=True)
+        if local == "-":
+            out = click.get_binary_stream("stdout")
+            async with contextlib.aclosing(fs.read_file(entry, path=src)) as chunks:
+                async for chunk in chunks:
+                    out.write(chunk)
+            out.flush()
+            return
+        dest = local
+        if os.path.isdir(dest):
+            dest = os.path.join(dest, entry.name)
+        directory = os.path.dirname(os.path.abspath(dest))
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)[:64]}.",
+                                   suffix=".plen-part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f, progress_bar(entry.size, f"get {src}") as progress:
+                async with contextlib.aclosing(fs.read_file(entry, path=src)) as chunks:
+                    async for chunk in chunks:
+                        await asyncio.to_thread(f.write, chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                await asyncio.to_thread(f.flush)
+                await asyncio.to_thread(os.fsync, f.fileno())
+            os.chmod(tmp, _local_mode(dest))
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    app.run(go)
+
+
+@click.command()
+@click.argument("path")
+@pass_app
+def touch(app: AppContext, path: str) -> None:
+    """Create an empty file, or refresh the mtime of an existing one."""
+    target = app.resolve(path)
+    app.doing("touch", target)
+
+    async def go(fs: FileSystem) -> None:
+        st = await fs.stat(target)
+        if st.file is not None:
+            await fs.copy_file(target, target)  # same blocks, new mtime
+        elif st.dir is not None or target == "/":
+            raise WireError(ErrorCode.IS_A_DIRECTORY, f"{target} is a directory")
+        else:
+            await fs.write_file(target, b"")
+
+    app.run(go)
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@pass_app
+def cp(app: AppContext, src: str, dst: str) -> None:
+    """Copy a file on the cluster (no bytes move: the copy shares the blocks)."""
+    source, target = app.resolve(src), app.resolve(dst)
+    app.doing("cp", source)
+
+    async def go(fs: FileSystem) -> None:
+        entry = await fs.stat_file(source)
+        dest = await _into_dir(fs, dst, target, entry.name)
+        app.doing("cp", dest)
+        await fs.copy_file(source, dest)
+
+    app.run(go)
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@pass_app
+def mv(app: AppContext, src: str, dst: str) -> None:
+    """Move or rename a file or a whole directory (atomic, O(1))."""
+    source, target = app.resolve(src), app.resolve(dst)
+    app.doing("mv", source)
+
+    async def go(fs: FileSystem) -> None:
+        if source == "/":
+            raise WireError(ErrorCode.INVALID, "cannot move the root directory")
+        st = await fs.stat(source)
+        if st.file is None and st.dir is None:
+            raise _missing(source)
+        kind = "file" if st.file is not None else "dir"
+        dest = await _into_dir(fs, dst, target, paths.parent_and_name(source)[1])
+        app.doing("mv", dest)
+        await fs.rename(source, dest, kind=kind)
+
+    app.run(go)
+
+
+@click.command()
+@click.option("-r", "--recursive", is_flag=True, help="Remove a directory and all below it.")
+@click.argument("path")
+@pass_app
+def rm(app: AppContext, recursive: bool, path: str) -> None:
+    """Remove a file (a directory only with -r)."""
+    target = app.resolve(path)
+    app.doing("rm", target)
+
+    async def go(fs: FileSystem) -> None:
+        st = await fs.stat(target) if target != "/" else StatResponse(file=None, dir=DirEntry(
+            name="", mtime=0.0, marker=True))
+        if st.file is not None:
+            await fs.delete_file(target)
+        elif st.dir is not None:
+            if not recursive:
+                raise WireError(ErrorCode.IS_A_DIRECTORY, f"{target} is a directory")
+            await fs.rmdir(target, recursive=True)
+        else:
+            raise _missing(target)
+
+    app.run(go)
+
+
+def _stat_lines(path: str, st: StatResponse) -> list[str]:
+    if st.file is None:
+        d = st.dir
+        assert d is not None
+        return [f"path:     {safe(path)}", "type:     directory",
+                f"mtime:    {fmt_time(d.mtime)}",
+                f"marker:   {'yes' if d.marker else 'no (exists because of what is below)'}"]
+    f = st.file
+    lines = [f"path:     {safe(path)}", "type:     file",
+             f"size:     {f.size} ({human_size(f.size)})", f"mtime:    {fmt_time(f.mtime)}",
+             f"md5:      {f.md5}",
+             f"crc32c:   {'-' if f.crc32c is None else f'{f.crc32c:08x}'}"]
+    if f.content_type:
+        lines.append(f"content:  {safe(f.content_type)}")
+    for key, value in sorted(f.meta.items()):
+        lines.append(f"meta:     {safe(key)}={safe(value)}")
+    if st.dir is not None:
+        lines.append("also:     a directory of the same name (see 'plen ls')")
+    if f.inline:
+        lines.append("storage:  inline (in the nameserver's metadata)")
+        return lines
+    lines.append(f"storage:  {len(f.blocks) or f.block_count} block"
+                 f"{'' if (len(f.blocks) or f.block_count) == 1 else 's'}")
+    for i, b in enumerate(f.blocks):
+        lines.append(f"block {i}:  id {b.block_id}  offset {b.offset}  size {b.size}  "
+                     f"crc32c {b.crc32c:08x}  replicas {len(b.replicas)}")
+        for r in b.replicas:
+            lines.append(f"    replica {r.server_id}  {r.url}")
+    return lines
+
+
+@click.command()
+@click.argument("path")
+@pass_app
+def stat(app: AppContext, path: str) -> None:
+    """Show a file's size, mtime, checksums and blocks with their replicas."""
+    target = app.resolve(path)
+    app.doing("stat", target)
+
+    async def go(fs: FileSystem) -> StatResponse:
+        if target == "/":
+            return StatResponse(file=None, dir=DirEntry(name="", mtime=0.0, marker=True))
+        return await fs.stat(target, with_blocks=True)
+
+    st = app.run(go)
+    if st.file is None and st.dir is None:
+        raise _missing(target)
+    for line in _stat_lines(target, st):
+        click.echo(line)
+
+
+COMMANDS: list[click.Command] = [init, status, ls, cd, pwd, mkdir, rmdir, put, get, touch,
+                                 cp, mv, rm, stat]

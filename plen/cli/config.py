@@ -1,0 +1,105 @@
+"""Where the CLI finds its cluster and keeps its working directory.
+
+Cluster lookup: ``--nameserver`` (or ``PLEN_NAMESERVER``, through click), then the client
+config file that ``plen up`` writes: ``$PLEN_CONFIG``, else ``~/.config/plen/config.json``,
+holding ``{"nameserver": url}``. The working directory set by ``plen cd`` lives in a state
+file beside it (``state.json`` next to ``config.json``; ``<stem>.state.json`` next to any
+other name), remembered per cluster: switching clusters starts again at ``/``.
+Both files are replaced atomically, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "PLEN_CONFIG"
+
+
+class ConfigError(Exception):
+    """The config or state file cannot be read or written."""
+
+
+class NoClusterError(ConfigError):
+    """No nameserver given by flag, environment or config file."""
+
+
+def config_path() -> Path:
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".config" / "plen" / "config.json"
+
+
+def state_path(config: Path | None = None) -> Path:
+    config = config or config_path()
+    if config.name == "config.json":
+        return config.with_name("state.json")
+    return config.with_name(config.stem + ".state.json")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} does not hold a JSON object")
+    return data
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` atomically (write a temp file beside it, then rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def configured_nameserver() -> str | None:
+    """The nameserver URL from the config file, if any."""
+    url = read_json(config_path()).get("nameserver")
+    return url if isinstance(url, str) and url else None
+
+
+def resolve_nameserver(flag_or_env: str | None) -> str:
+    """The cluster to talk to: the flag (or PLEN_NAMESERVER), else the config file."""
+    url = flag_or_env or configured_nameserver()
+    if not url:
+        raise NoClusterError(
+            "no cluster configured: run 'plen up', pass --nameserver URL or set "
+            f"PLEN_NAMESERVER (looked in {config_path()})")
+    return url.rstrip("/")
+
+
+def save_nameserver(url: str) -> Path:
+    path = config_path()
+    data = read_json(path) if path.exists() else {}
+    data["nameserver"] = url
+    write_json(path, data)
+    return path
+
+
+def load_cwd(nameserver_url: str | None) -> str:
+    state = read_json(state_path())
+    cwd = state.get("cwd")
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        return "/"
+    if nameserver_url is not None and state.get("nameserver") not in (None, nameserver_url):
+        return "/"
+    return cwd
+
+
+def save_cwd(nameserver_url: str, cwd: str) -> None:
+    write_json(state_path(), {"cwd": cwd, "nameserver": nameserver_url})

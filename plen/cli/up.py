@@ -1,0 +1,434 @@
+"""``plen up``: a whole cluster on this machine, in the foreground.
+
+Rule 1: every service is a real child process (``redis-server``, ``python -m nameserver``,
+``python -m blockstore``), each in its own process group so that Ctrl-C reaches only
+``plen up``, which then stops them in order: blockstores, nameserver, Redis (SIGTERM, a
+grace period, then SIGKILL), and exits 0. Signals go to the PIDs started here, never to
+names.
+Rule 2: every server binds the port asked for (0 = a free one) and announces its URL in a
+ready file, which is read back; stale ready files are deleted first. A child that does not
+get ready in time fails the start with one line naming it, and the tail of its log.
+Rule 3: everything lives under ``--data``: ``secret`` (mode 0600), ``redis/`` (the AOF),
+``blockstore-<i>/``, ``logs/<name>.log``, ``run/<name>.ready``. Starting again on the same
+directory keeps every file and every setting of the cluster.
+Rule 4: a child that dies on its own is reported in one line; the others keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from plen.cli import config
+from plen.cli.output import console
+from plen.settings import load_or_create_secret
+from plen.wire.errors import WireError
+
+READY_POLL_S = 0.05
+STOP_GRACE_S = 10.0
+LOG_TAIL_LINES = 20
+# Per-instance settings a user's environment must not hand to every child alike.
+_CHILD_ENV_DROP = ("PLEN_BLOCKSTORE_PUBLIC_URL", "PLEN_BLOCKSTORE_PRIVATE_URL",
+                   "PLEN_BLOCKSTORE_DATA", "PLEN_READY_FILE")
+
+
+class UpError(Exception):
+    """Starting the cluster failed; ``log`` names the log whose tail explains it."""
+
+    def __init__(self, message: str, log: Path | None = None) -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    data_dir: Path | None = None
+    ready_file: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    url: str = ""
+    server_id: str | None = None
+    exit_reported: bool = False
+
+    def start(self) -> None:
+        if self.ready_file is not None:
+            self.ready_file.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                self.ready_file.unlink()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- plen up: starting {self.name} at "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+            log.flush()
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=self.env or None, cwd=self.cwd, process_group=0)
+            except OSError as exc:
+                raise UpError(f"cannot start {self.name} ({self.argv[0]}): "
+                              f"{exc.strerror or exc}") from exc
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def exited(self) -> int | None:
+        return self.proc.poll() if self.proc is not None else None
+
+    def died_error(self) -> UpError:
+        return UpError(f"{self.name} exited with code {self.exited()} while starting "
+                       f"(log: {self.log_path})", self.log_path)
+
+    def read_ready(self) -> bool:
+        assert self.ready_file is not None
+        try:
+            info = json.loads(self.ready_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        self.url = str(info["url"]).rstrip("/")
+        self.server_id = info.get("server_id")
+        return True
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+
+
+class Supervisor:
+    """Starts, watches and stops the children of one ``plen up``."""
+
+    def __init__(self, data: Path, *, timeout_s: float) -> None:
+        self.data = data
+        self.timeout_s = timeout_s
+        self.children: list[Child] = []
+        self.stop_requested = False
+        self.signals_seen = 0
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            self.signals_seen += 1
+            self.stop_requested = True
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def check(self) -> None:
+        """Raise if asked to stop; called from every wait loop."""
+        if self.stop_requested:
+            raise _Interrupted()
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def launch(self, child: Child) -> Child:
+        self.children.append(child)
+        child.start()
+        return child
+
+    def wait_ready(self, child: Child) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while not child.read_ready():
+            self.check()
+            if child.exited() is not None:
+                raise child.died_error()
+            if time.monotonic() > deadline:
+                raise UpError(f"{child.name} did not announce its address within "
+                              f"{self.timeout_s:.0f}s (log: {child.log_path})", child.log_path)
+            time.sleep(READY_POLL_S)
+
+    def wait_redis(self, child: Child, host: str, port: int) -> None:
+        import redis
+
+        deadline = time.monotonic() + self.timeout_s
+        client = redis.Redis(host=host, port=port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            while True:
+                self.check()
+                if child.exited() is not None:
+                    raise child.died_error()
+                try:
+                    if client.ping():
+                        return
+                except redis.RedisError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise UpError(f"redis did not answer PING on {host}:{port} within "
+                                  f"{self.timeout_s:.0f}s (log: {child.log_path})",
+                                  child.log_path)
+                time.sleep(READY_POLL_S)
+        finally:
+            client.close()
+
+    def wait_cluster(self, nameserver_url: str, stores: list[Child]) -> None:
+        from plen.client.fs import FileSystem
+
+        expected = {c.server_id for c in stores if c.server_id}
+        deadline = time.monotonic() + self.timeout_s
+
+        async def go() -> None:
+            async with FileSystem(nameserver_url) as fs:
+                last = "no answer yet"
+                while True:
+                    self.check()
+                    for child in self.children:
+                        if child.exited() is not None:
+                            raise child.died_error()
+                    try:
+                        st = await fs.cluster_status()
+                        live = {s.server_id for s in st.servers if s.state == "live"}
+                        if (expected <= live) if expected else len(live) >= len(stores):
+                            return
+                        last = f"{len(live & expected) if expected else len(live)} of " \
+                               f"{len(stores)} blockstores live"
+                    except WireError as err:
+                        last = err.message
+                    if time.monotonic() > deadline:
+                        raise UpError(f"the blockstores did not all register within "
+                                      f"{self.timeout_s:.0f}s: {last}")
+                    await asyncio.sleep(0.1)
+
+        asyncio.run(go())
+
+    # -- run and stop ------------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Until a signal: report children that exit on their own."""
+        while not self.stop_requested:
+            for child in self.children:
+                code = child.exited()
+                if code is not None and not child.exit_reported:
+                    child.exit_reported = True
+                    click.echo(f"plen up: {child.name} (pid {child.pid}) exited with code "
+                               f"{code}; the rest keep running (log: {child.log_path})",
+                               err=True)
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Blockstores, then the nameserver, then Redis: SIGTERM, wait, SIGKILL."""
+        stores = [c for c in self.children if c.name.startswith("blockstore")]
+        others = [c for c in reversed(self.children) if c not in stores]
+        for group in ([*stores], *[[c] for c in others]):
+            for child in group:
+                child.signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_S
+            for child in group:
+                if child.proc is None:
+                    continue
+                while child.proc.poll() is None:
+                    if time.monotonic() > deadline or self.signals_seen >= 2:
+                        child.signal(signal.SIGKILL)
+                        child.proc.wait()
+                        break
+                    time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _data_lock(data: Path) -> Iterator[IO[str]]:
+    """One ``plen up`` per data directory: two would share one Redis AOF and block dirs."""
+    path = data / "plen-up.lock"
+    f = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise UpError(f"another 'plen up' is running on {data} "
+                          f"(pid {f.read().strip() or '?'})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        yield f
+    finally:
+        f.close()
+
+
+def _child_env(secret: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
+    env["PLEN_CLUSTER_SECRET"] = secret  # not on the command line, where ps would show it
+    env["PYTHONUNBUFFERED"] = "1"
+    # Children run from the data directory; make sure they import this very plen.
+    import plen
+
+    root = Path(plen.__file__).resolve().parent.parent
+    if (root / "nameserver" / "__init__.py").exists():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
+           redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
+           redis_port: int, block_size: int | None) -> tuple[str, str]:
+    """Start everything; the nameserver URL and the Redis URL."""
+    from nameserver.store.embedded import free_port, redis_command
+
+    logs, run = data / "logs", data / "run"
+    secret = load_or_create_secret(data / "secret")
+    env = _child_env(secret)
+
+    if redis_url is None:
+        port = redis_port or free_port(_connect_host(host))
+        redis_host = _connect_host(host)
+        try:
+            argv = redis_command(data / "redis", port, host=host)
+        except RuntimeError as exc:  # RedisNotFoundError
+            raise UpError(str(exc)) from exc
+        redis = sup.launch(Child("redis", argv, logs / "redis.log", data_dir=data / "redis",
+                                 cwd=data / "redis"))
+        sup.wait_redis(redis, redis_host, port)
+        redis_url = f"redis://{redis_host}:{port}/0"
+        redis.url = redis_url
+
+    ns_argv = [sys.executable, "-m", "nameserver", "--host", host,
+               "--port", str(nameserver_port), "--redis", redis_url,
+               "--replication", str(replication), "--ready-file", str(run / "nameserver.ready")]
+    if block_size is not None:
+        ns_argv += ["--block-size", str(block_size)]
+    ns = sup.launch(Child("nameserver", ns_argv, logs / "nameserver.log",
+                          ready_file=run / "nameserver.ready", env=env, cwd=data))
+    sup.wait_ready(ns)
+
+    stores: list[Child] = []
+    for i in range(blockstores):
+        name = f"blockstore-{i}"
+        store_dir = data / name
+        store_dir.mkdir(parents=True, exist_ok=True)
+        port = blockstore_port + i if blockstore_port else 0
+        argv = [sys.executable, "-m", "blockstore", "--data", str(store_dir),
+                "--nameserver", ns.url, "--host", host, "--port", str(port),
+                "--ready-file", str(run / f"{name}.ready")]
+        stores.append(sup.launch(Child(name, argv, logs / f"{name}.log", data_dir=store_dir,
+                                       ready_file=run / f"{name}.ready", env=env, cwd=data)))
+    for store in stores:
+        sup.wait_ready(store)
+    sup.wait_cluster(ns.url, stores)
+    return ns.url, redis_url
+
+
+def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
+    table = Table(title="plen up", title_justify="left")
+    for header in ("service", "pid", "url", "data dir"):
+        table.add_column(header, no_wrap=True)
+    if not embedded:
+        table.add_row("redis (external)", "-", Text(redis_url), "-")
+    for child in sup.children:
+        table.add_row(child.name, str(child.pid), Text(child.url),
+                      Text(str(child.data_dir) if child.data_dir else "-"))
+    console().print(table)
+
+
+@click.command()
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("plen-data"), show_default=True,
+              help="Where everything is kept; starting again on it keeps everything.")
+@click.option("--blockstores", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many blockstores to run.")
+@click.option("--replication", type=click.IntRange(min=1), default=None,
+              help="Replicas per block [default: 3, or fewer when there are fewer blockstores].")
+@click.option("--redis", "redis_url", metavar="URL", default=None,
+              help="Use this Redis instead of starting an embedded one.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--nameserver-port", type=click.IntRange(min=0, max=65535), default=0,
+              show_default=True, help="0 = a free port.")
+@click.option("--blockstore-port", type=click.IntRange(min=0, max=65535), default=0,
+              show_default=True, help="First blockstore's port (the next ones follow); "
+              "0 = free ports.")
+@click.option("--redis-port", type=click.IntRange(min=0, max=65535), default=0,
+              show_default=True, help="Embedded Redis port; 0 = a free port.")
+@click.option("--block-size", type=click.IntRange(min=4096), default=None,
+              help="Bytes per block [default: the nameserver's, 8 MiB].")
+@click.option("--startup-timeout", type=float, default=60.0, show_default=True, hidden=True)
+@click.pass_context
+def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None,
+       redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
+       redis_port: int, block_size: int | None, startup_timeout: float) -> None:
+    """Run a whole cluster here, in the foreground: Redis, a nameserver and blockstores.
+
+    Writes the client config so that every other plen command finds the cluster.
+    Ctrl-C stops everything.
+    """
+    if replication is None:
+        replication = min(3, blockstores)
+    if replication > blockstores:
+        raise click.BadParameter(f"{replication} replicas need at least {replication} "
+                                 f"blockstores, not {blockstores}", param_hint="--replication")
+    data = data.expanduser().resolve()
+    sup = Supervisor(data, timeout_s=startup_timeout)
+    sup.install_signal_handlers()
+    exit_code = 0
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        with _data_lock(data):
+            try:
+                ns_url, used_redis = _start(
+                    sup, data=data, blockstores=blockstores, replication=replication,
+                    redis_url=redis_url, host=host, nameserver_port=nameserver_port,
+                    blockstore_port=blockstore_port, redis_port=redis_port,
+                    block_size=block_size)
+                config_file = config.save_nameserver(ns_url)
+                _print_table(sup, used_redis, embedded=redis_url is None)
+                click.echo(f"client config: {config_file}")
+                click.echo("ready: try 'plen status'")
+                sup.watch()
+                click.echo("plen up: stopping", err=True)
+            except _Interrupted:
+                click.echo("plen: up: interrupted while starting; stopping", err=True)
+                exit_code = 130
+            except (UpError, config.ConfigError, OSError) as exc:
+                message = str(exc) if not isinstance(exc, OSError) else \
+                    f"{exc.filename or ''}: {(exc.strerror or str(exc)).lower()}".lstrip(": ")
+                click.echo(f"plen: up: {message}", err=True)
+                if isinstance(exc, UpError) and exc.log is not None:
+                    for line in log_tail(exc.log):
+                        click.echo(f"  | {line}", err=True)
+                exit_code = 1
+            finally:
+                sup.stop()
+    except (UpError, OSError) as exc:  # the data directory or its lock
+        message = str(exc) if isinstance(exc, UpError) else \
+            f"{data}: {(exc.strerror or str(exc)).lower()}"
+        click.echo(f"plen: up: {message}", err=True)
+        exit_code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    ctx.exit(exit_code)

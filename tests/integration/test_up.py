@@ -1,0 +1,127 @@
+"""`plen up` as a user runs it: a whole cluster in the foreground, stopped by Ctrl-C, and
+brought back on the same data directory after every process was SIGKILLed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.harness import plen_command, wait_until
+
+MiB = 1024 * 1024
+
+
+class Up:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.data = tmp / "plen-data"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLEN_")}
+        self.env["PLEN_CONFIG"] = str(tmp / "config.json")
+        self.env["COLUMNS"] = "200"
+        self.proc: subprocess.Popen | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        log = open(self.tmp / f"up-{self.runs}.log", "wb")
+        # The block size is small so a few MiB make multi-block files.
+        self.proc = subprocess.Popen(
+            [*plen_command(), "up", "--data", str(self.data), "--block-size", str(MiB)],
+            env=self.env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        wait_until(self._ready, timeout=90, interval=0.2, message=self.output())
+
+    def output(self) -> str:
+        path = self.tmp / f"up-{self.runs}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"plen up exited {self.proc.returncode}:\n{self.output()}")
+        return "ready" in self.output()
+
+    def plen(self, *args: str, input: bytes | None = None, check: bool = True):
+        result = subprocess.run([*plen_command(), *args], env=self.env, cwd=self.tmp,
+                                input=input, capture_output=True, timeout=120)
+        if check and result.returncode:
+            raise AssertionError(f"plen {args} -> {result.returncode}: {result.stderr!r}")
+        return result
+
+    def family(self) -> list[psutil.Process]:
+        assert self.proc is not None
+        root = psutil.Process(self.proc.pid)
+        return [root, *root.children(recursive=True)]
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        for p in self.family() if self.proc.poll() is None else []:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.proc.wait()
+
+
+@pytest.fixture
+def up(tmp_path: Path):
+    u = Up(tmp_path)
+    yield u
+    u.stop()
+
+
+def test_plen_up_serves_cli_with_no_flags_and_writes_config(up: Up) -> None:
+    up.start()
+    cfg = json.loads(Path(up.env["PLEN_CONFIG"]).read_text())
+    assert cfg["nameserver"].startswith("http://")
+    status = up.plen("status").stdout.decode()
+    assert status.count("live") >= 3
+    up.plen("mkdir", "/b")
+    up.plen("put", "-", "/b/x", input=b"hello")
+    assert up.plen("get", "/b/x", "-").stdout == b"hello"
+    names = {p.name() for p in up.family()}
+    assert any("redis" in n for n in names), names
+
+
+def test_ctrl_c_stops_every_child_and_exits_zero(up: Up) -> None:
+    up.start()
+    children = up.family()[1:]
+    assert len(children) >= 5  # redis, nameserver, three blockstores
+    assert up.proc is not None
+    up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(60) == 0
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, alive
+
+
+def test_every_acknowledged_file_survives_sigkill_of_all_processes(up: Up) -> None:
+    up.start()
+    up.plen("mkdir", "/d")
+    written = {}
+    for i, size in enumerate([0, 10, 4096, 4097, MiB, MiB + 1, 5 * MiB + 3]):
+        data = os.urandom(size)
+        up.plen("put", "-", f"/d/f{i}", input=data)
+        written[f"/d/f{i}"] = data
+    up.plen("mkdir", "-p", "/d/sub/deeper")
+    up.plen("mv", "/d/f6", "/d/sub/deeper/moved")
+    written["/d/sub/deeper/moved"] = written.pop("/d/f6")
+    up.plen("cp", "/d/f5", "/d/copy")
+    written["/d/copy"] = written["/d/f5"]
+
+    victims = up.family()
+    for p in victims:  # every process at once, as a power cut of the whole machine would
+        p.send_signal(signal.SIGKILL)
+    psutil.wait_procs(victims, timeout=30)
+
+    up.start()
+    for path, data in written.items():
+        assert up.plen("get", path, "-").stdout == data, path
+    assert up.plen("ls", "/d/sub/deeper").stdout.decode().split() == ["moved"]
