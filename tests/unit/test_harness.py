@@ -137,7 +137,9 @@ def test_paused_process_is_still_stopped_by_sigterm(tmp_path: Path) -> None:
         start_process(proc, timeout=30, retry_port=None)
         proc.send(signal.SIGSTOP)
         assert proc.paused
-        assert psutil.Process(proc.pid).status() == psutil.STATUS_STOPPED
+        # SIGSTOP is delivered asynchronously: wait for the kernel to say so
+        wait_until(lambda: psutil.Process(proc.pid).status() == psutil.STATUS_STOPPED,
+                   timeout=10)
         assert not healthz(proc.url, timeout=0.5)
         proc.send(signal.SIGCONT)
         assert healthz(proc.url)
