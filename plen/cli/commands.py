@@ -37,7 +37,14 @@ def _missing(path: str) -> WireError:
 
 
 async def _is_dir(fs: FileSystem, path: str) -> bool:
-    return path == "/" or (await fs.stat(path)).dir is not None
+    if path == "/":
+        return True
+    try:
+        return (await fs.stat(path)).dir is not None
+    except WireError as err:
+        if err.code in (ErrorCode.NOT_A_DIRECTORY, ErrorCode.NOT_FOUND):
+            return False  # a parent is a file, or missing: the write will say so
+        raise
 
 
 async def _into_dir(fs: FileSystem, raw_arg: str, resolved: str, name: str) -> str:
@@ -216,6 +223,7 @@ def put(app: AppContext, parents: bool, local: str, remote: str) -> None:
         stream = open(local, "rb")  # noqa: SIM115 (closed below)
         size = os.fstat(stream.fileno()).st_size
         name = os.path.basename(os.path.normpath(local))
+        app.doing("put", target)
 
     async def go(fs: FileSystem) -> FileEntry:
         dest = target

@@ -28,11 +28,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import importlib
+import logging
 import os
 import sys
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -195,7 +197,7 @@ class PlenGroup(click.Group):
         except BrokenPipeError:
             _silence_stdout()
             ctx.exit(EXIT_ERROR)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (the CLI's one place that reports all)
             app = ctx.find_object(AppContext) or AppContext()
             exit_code, text = describe(exc, app)
             if app.debug:
@@ -212,6 +214,10 @@ class PlenGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, nameserver: str | None, debug: bool) -> None:
     """Plenilune, a distributed file system: files and directories on a cluster."""
+    # The library logs retries and failovers; the CLI's output is its one error line, so
+    # those logs show only with --debug.
+    logging.basicConfig(level=logging.INFO if debug else logging.CRITICAL + 1,
+                        format="plen: %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = AppContext(nameserver_option=nameserver or None, debug=debug)
 
 
@@ -226,7 +232,7 @@ def _passthrough(package: str, help_text: str) -> click.Command:
             module = importlib.import_module(f"{package}.__main__")
         except ImportError as exc:
             raise CliError(f"the {package} package cannot be imported: {exc}") from exc
-        entry = getattr(module, "main")
+        entry = module.main
         prog = f"plen {package}"
         if isinstance(entry, click.Command):
             entry.main(args=list(args), prog_name=prog)  # exits through SystemExit

@@ -11,7 +11,7 @@ import contextlib
 import sys
 import time
 import unicodedata
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.markup import escape

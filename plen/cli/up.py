@@ -25,9 +25,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import click
 from rich.table import Table
@@ -233,9 +234,10 @@ class Supervisor:
                 code = child.exited()
                 if code is not None and not child.exit_reported:
                     child.exit_reported = True
-                    click.echo(f"plen up: {child.name} (pid {child.pid}) exited with code "
-                               f"{code}; the rest keep running (log: {child.log_path})",
-                               err=True)
+                    how = f"was killed by signal {-code}" if code < 0 else \
+                        f"exited with code {code}"
+                    click.echo(f"plen up: {child.name} (pid {child.pid}) {how}; the rest keep "
+                               f"running (log: {child.log_path})", err=True)
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -261,7 +263,7 @@ class Supervisor:
 def _data_lock(data: Path) -> Iterator[IO[str]]:
     """One ``plen up`` per data directory: two would share one Redis AOF and block dirs."""
     path = data / "plen-up.lock"
-    f = open(path, "a+")
+    f = open(path, "a+")  # noqa: SIM115 (held open for the lifetime of plen up)
     try:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

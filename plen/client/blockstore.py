@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 
@@ -73,7 +73,7 @@ async def put_block(http: aiohttp.ClientSession, alloc: AllocateBlockResponse, d
         raise
     except WireError:
         raise
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise transport_error(exc, url, sent=not isinstance(exc, aiohttp.ClientConnectorError))
     stored_on = codec.loads(PutBlockResponse, raw).stored_on
     missing = [r.server_id for r in alloc.pipeline if r.server_id not in stored_on]
@@ -150,7 +150,7 @@ async def read_range(http: aiohttp.ClientSession, block: FileBlock, start: int =
             failures.append(err)
             if err.code is ErrorCode.CHECKSUM_MISMATCH and on_bad_replica is not None:
                 await on_bad_replica(block, replica, err)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             failures.append(transport_error(
                 exc, url, sent=not isinstance(exc, aiohttp.ClientConnectorError)))
         if pos > delivered_before:

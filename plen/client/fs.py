@@ -21,7 +21,8 @@ import base64
 import contextlib
 import hashlib
 import logging
-from typing import Any, AsyncIterable, AsyncIterator, BinaryIO, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import Any, BinaryIO
 
 import aiohttp
 
@@ -194,7 +195,7 @@ class _BlockFetch:
             self.chunks.put_nowait(None)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # handed to the reader, who raises it in order
+        except Exception as exc:  # noqa: BLE001 (handed to the reader, raised in order)
             self.chunks.put_nowait(exc)
         finally:
             await self._stream.aclose()  # type: ignore[attr-defined]
@@ -219,7 +220,7 @@ class FileSystem:
         self.put_retries = put_retries
         self.prefetch_blocks = max(1, prefetch_blocks)
 
-    async def __aenter__(self) -> FileSystem:
+    async def __aenter__(self) -> FileSystem:  # noqa: PYI034 (no subclassing intended)
         await self.open()
         return self
 

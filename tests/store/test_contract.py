@@ -356,10 +356,9 @@ async def test_allocation_places_on_distinct_live_servers_only(env):
     assert info.value.code is ErrorCode.NO_LIVE_SERVERS
 
 
+@pytest.mark.parametrize("redis_proc", ["embedded"], indirect=True)  # the one with an AOF
 async def test_acknowledged_commit_survives_redis_sigkill(env):
     ns, store, _, proc = env
-    if "--appendonly" not in proc.argv or proc.argv[proc.argv.index("--appendonly") + 1] != "yes":
-        pytest.skip("only the embedded backend persists (append-only file)")
     await ns.mkdir(MkdirRequest(path="/b"))
     await put_inline(ns, "/b/durable", b"kept")
     proc.kill()

@@ -55,7 +55,6 @@ from plen.wire.namespace import (
 )
 from plen.wire.types import Replica, ServerId, new_block_id
 
-
 # ---------------------------------------------------------------------------------------
 # fake blockstore
 
@@ -112,16 +111,15 @@ class FakeBlockstore:
                        CRC32C_HEADER: request.headers[CRC32C_HEADER],
                        PIPELINE_HEADER: ",".join(rest)}
             try:
-                async with session() as http:
-                    async with http.put(f"{nxt}/blocks/{block_id}", data=body,
-                                        headers=headers) as resp:
-                        if resp.status != 201:
-                            raise WireError(ErrorCode.PIPELINE_FAILED, f"{nxt} failed",
-                                            failed_url=nxt)
-                        stored += codec.loads(PutBlockResponse, await resp.read()).stored_on
-            except OSError:
+                async with session() as http, http.put(f"{nxt}/blocks/{block_id}", data=body,
+                                                       headers=headers) as resp:
+                    if resp.status != 201:
+                        raise WireError(ErrorCode.PIPELINE_FAILED, f"{nxt} failed",
+                                        failed_url=nxt)
+                    stored += codec.loads(PutBlockResponse, await resp.read()).stored_on
+            except OSError as exc:
                 raise WireError(ErrorCode.PIPELINE_FAILED, f"{nxt} unreachable",
-                                failed_url=nxt)
+                                failed_url=nxt) from exc
         self.blocks[block_id] = body
         return service.json_response(PutBlockResponse(stored_on=stored), status=201)
 
@@ -212,11 +210,10 @@ class FakeNameserver:
 
     def check_parent(self, path: str, parents: bool) -> None:
         parent = _parent(path)
-        if not self.is_dir(parent):
+        if not self.is_dir(parent) and not parents:
             if parent in self.files:
                 raise WireError(ErrorCode.NOT_A_DIRECTORY, f"{parent} is a file")
-            if not parents:
-                raise WireError(ErrorCode.NOT_FOUND, f"no such directory {parent}")
+            raise WireError(ErrorCode.NOT_FOUND, f"no such directory {parent}")
 
     def file_entry(self, path: str, *, with_blocks: bool = False) -> FileEntry:
         f = self.files[path]

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import io
 import os
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -108,7 +108,7 @@ async def test_write_retries_failed_pipeline_excluding_downstream_server(fake_cl
 
 
 async def test_write_retries_when_first_hop_unreachable(fake_cluster, fs):
-    s0, s1, s2 = fake_cluster.stores
+    s0 = fake_cluster.stores[0]
     await s0.runner.cleanup()
     s0.runner = None
     data = payload(BLOCK + 10)
