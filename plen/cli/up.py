@@ -409,6 +409,7 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
                 config_file = config.save_nameserver(ns_url)
                 _print_table(sup, used_redis, embedded=redis_url is None)
                 click.echo(f"client config: {config_file}")
+                click.echo(f"logs: {data / 'logs'}")
                 click.echo("ready: try 'plen status'")
                 sup.watch()
                 click.echo("plen up: stopping", err=True)

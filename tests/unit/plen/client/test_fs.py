@@ -299,3 +299,29 @@ async def test_info_is_asked_once(fake_cluster, fs):
     await fs.write_file("/b/1", b"x", parents=True)
     await fs.write_file("/b/2", payload(BLOCK + 1), parents=True)
     assert fake_cluster.ns.calls.count("cluster-info") == 1
+
+
+async def test_read_refreshes_an_expired_token_once(fake_cluster, fs):
+    data = payload(2 * BLOCK)
+    await fs.write_file("/b/f", data, parents=True)
+    entry = await fs.stat_file("/b/f", with_blocks=True)  # tokens of generation 0
+    for s in fake_cluster.stores:
+        s.min_read_token = 1  # ... have expired
+    fake_cluster.ns.token_generation = 1
+    stats_before = fake_cluster.ns.calls.count("stat")
+    assert await fs.read_bytes(entry, path="/b/f") == data
+    assert fake_cluster.ns.calls.count("stat") > stats_before
+    with pytest.raises(WireError) as info:  # without a path there is nothing to refresh from
+        await fs.read_bytes(entry)
+    assert info.value.code is ErrorCode.FORBIDDEN
+
+
+async def test_read_of_an_entry_without_its_data(fake_cluster, fs):
+    await fs.write_file("/b/small", b"inline bytes", parents=True)
+    await fs.write_file("/b/big", payload(BLOCK + 1), parents=True)
+    listed = {e.name: e async for e in fs.iter_dir("/b")}
+    for name in ("small", "big"):
+        with pytest.raises(WireError) as info:
+            await fs.read_bytes(listed[name])
+        assert info.value.code is ErrorCode.INVALID
+    assert await fs.read_bytes(listed["small"], path="/b/small") == b"inline bytes"
