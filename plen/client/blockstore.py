@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 
 from plen.checksum import Crc32c
-from plen.client.http import raise_for_wire_error, transport_error
+from plen.client.http import raise_for_wire_error, request, transport_error
 from plen.wire import codec
 from plen.wire.blocks import (
     CRC32C_HEADER,
@@ -65,16 +65,7 @@ async def put_block(http: aiohttp.ClientSession, alloc: AllocateBlockResponse, d
         PIPELINE_HEADER: ",".join(alloc.forward_urls),
         "Content-Type": "application/octet-stream",
     }
-    try:
-        async with http.put(url, data=data, headers=headers, timeout=timeout) as resp:
-            await raise_for_wire_error(resp)
-            raw = await resp.read()
-    except asyncio.CancelledError:
-        raise
-    except WireError:
-        raise
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise transport_error(exc, url, sent=not isinstance(exc, aiohttp.ClientConnectorError))
+    raw = await request(http, "PUT", url, data=data, headers=headers, timeout=timeout)
     stored_on = codec.loads(PutBlockResponse, raw).stored_on
     missing = [r.server_id for r in alloc.pipeline if r.server_id not in stored_on]
     if missing:

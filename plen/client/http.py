@@ -57,19 +57,27 @@ def transport_error(exc: BaseException, url: str, *, sent: bool) -> WireError:
     return WireError(ErrorCode.CONNECTION_LOST, f"connection to {url} lost: {exc}", url=url)
 
 
-async def call_json(http: aiohttp.ClientSession, url: str, request: Any, response_cls: type[T],
-                    *, headers: dict[str, str] | None = None,
-                    timeout: aiohttp.ClientTimeout | None = None) -> T:
-    body = codec.dumps(request)
-    hdrs = {"Content-Type": "application/json", **(headers or {})}
+async def request(http: aiohttp.ClientSession, method: str, url: str, *, data: Any = None,
+                  headers: dict[str, str] | None = None,
+                  timeout: aiohttp.ClientTimeout | None = None) -> bytes:
+    """Send one request and return its whole (small) answer, or raise its ``WireError``."""
     try:
-        async with http.post(url, data=body, headers=hdrs, timeout=timeout) as resp:
+        async with http.request(method, url, data=data, headers=headers,
+                                timeout=timeout) as resp:
             await raise_for_wire_error(resp)
-            raw = await resp.read()
+            return await resp.read()
     except asyncio.CancelledError:
         raise
     except WireError:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         raise transport_error(exc, url, sent=not isinstance(exc, aiohttp.ClientConnectorError))
+
+
+async def call_json(http: aiohttp.ClientSession, url: str, request_msg: Any,
+                    response_cls: type[T], *, headers: dict[str, str] | None = None,
+                    timeout: aiohttp.ClientTimeout | None = None) -> T:
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    raw = await request(http, "POST", url, data=codec.dumps(request_msg), headers=hdrs,
+                        timeout=timeout)
     return codec.loads(response_cls, raw)

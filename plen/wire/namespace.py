@@ -65,7 +65,11 @@ class ClusterInfoResponse:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StatRequest:
-    """Both a file and a directory may carry the same name (S3 keys ``a`` and ``a/b``)."""
+    """Both a file and a directory may carry the same name (S3 keys ``a`` and ``a/b``).
+
+    A missing path is not an error (both fields null), but a file standing where a parent
+    directory is needed is: NOT_A_DIRECTORY, as POSIX says for ``ls file/x``.
+    """
 
     ENDPOINT: ClassVar[str] = "stat"
     path: str
