@@ -349,11 +349,15 @@ class BlockDisk:
         return self._used_bytes
 
     async def usage(self) -> DiskUsage:
+        """Capacity is what this server holds plus what it can still take: on a disk shared
+        with other data (or other blockstores), the filesystem's size would overstate it."""
         st = await asyncio.to_thread(os.statvfs, self.root)
-        capacity = self.capacity_limit_bytes or st.f_blocks * st.f_frsize
-        room = min(capacity - self._used_bytes, st.f_bavail * st.f_frsize)
-        return DiskUsage(capacity_bytes=capacity, used_bytes=self._used_bytes,
-                         free_bytes=max(0, room - self._reserved_bytes))
+        room = st.f_bavail * st.f_frsize
+        if self.capacity_limit_bytes:
+            room = min(room, self.capacity_limit_bytes - self._used_bytes)
+        free = max(0, room - self._reserved_bytes)
+        return DiskUsage(capacity_bytes=self._used_bytes + free, used_bytes=self._used_bytes,
+                         free_bytes=free)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -238,3 +238,16 @@ def test_changelog_restore_keeps_what_happened_since() -> None:
     assert merged.added == {kept: 1, bad: 3}
     assert merged.removed == {gone}
     assert merged.corrupt == frozenset()
+
+
+async def test_capacity_is_held_plus_free_never_the_shared_disk_size(disk: BlockDisk) -> None:
+    data = b"z" * 5000
+    writer = await disk.begin_write("e" * 32, crc32c(data), len(data))
+    await writer.write(data)
+    await writer.seal()
+    await writer.commit()
+    usage = await disk.usage()
+    st = os.statvfs(disk.root)
+    assert usage.used_bytes == 5000
+    assert usage.capacity_bytes == usage.used_bytes + usage.free_bytes
+    assert usage.free_bytes <= st.f_bavail * st.f_frsize
