@@ -24,13 +24,21 @@ import aiohttp
 
 from blockstore.disk import BlockDisk, BlockWriter
 from blockstore.settings import Settings
-from plen.workers import WorkResult
 from plen.client.http import call_json, raise_for_wire_error, transport_error
 from plen.wire.blocks import TOKEN_HEADER, block_path
-from plen.wire.cluster import (CLUSTER_SECRET_HEADER, CopyBlock, DeleteBlock, HeartbeatRequest,
-                               HeartbeatResponse, HeldBlock, RegisterRequest, RegisterResponse)
+from plen.wire.cluster import (
+    CLUSTER_SECRET_HEADER,
+    CopyBlock,
+    DeleteBlock,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    HeldBlock,
+    RegisterRequest,
+    RegisterResponse,
+)
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.types import Replica
+from plen.workers import WorkResult
 
 log = logging.getLogger("blockstore.agent")
 T = TypeVar("T")

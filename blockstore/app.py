@@ -20,9 +20,9 @@ from blockstore.api import add_routes, disk_key, http_key, settings_key
 from blockstore.disk import BlockDisk
 from blockstore.scrubber import Scrubber
 from blockstore.settings import Settings
-from plen.workers import run_forever
 from plen.client.http import session
 from plen.service import base_app
+from plen.workers import run_forever
 
 __all__ = ["make_app", "announce", "settings_key", "disk_key", "http_key", "agent_key",
            "scrubber_key"]

@@ -26,8 +26,13 @@ import aiohttp
 from blockstore.disk import BlockDisk, BlockWriter
 from plen.client.http import raise_for_wire_error, transport_error
 from plen.wire import codec
-from plen.wire.blocks import (CRC32C_HEADER, PIPELINE_HEADER, TOKEN_HEADER, PutBlockResponse,
-                              block_path)
+from plen.wire.blocks import (
+    CRC32C_HEADER,
+    PIPELINE_HEADER,
+    TOKEN_HEADER,
+    PutBlockResponse,
+    block_path,
+)
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.types import BlockId, ServerId
 

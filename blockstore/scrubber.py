@@ -14,9 +14,9 @@ import asyncio
 import logging
 
 from blockstore.disk import BlockDisk
-from plen.workers import WorkResult
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.types import BlockId
+from plen.workers import WorkResult
 
 log = logging.getLogger("blockstore.scrubber")
 

@@ -20,8 +20,8 @@ from nameserver.membership import Membership
 from nameserver.namespace import Namespace
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
-from plen.workers import run_forever
 from plen.service import base_app
+from plen.workers import run_forever
 
 
 def make_app(settings: Settings, *, store: RedisStore | None = None) -> web.Application:

@@ -15,10 +15,16 @@ from typing import Callable
 from nameserver.settings import Settings
 from nameserver.store.base import ServerRecord
 from nameserver.store.redis_store import RedisStore
-from plen.workers import WorkResult
 from plen.wire import codec
-from plen.wire.cluster import (Command, DeleteBlock, HeartbeatRequest, HeartbeatResponse, RegisterRequest,
-                               RegisterResponse)
+from plen.wire.cluster import (
+    Command,
+    DeleteBlock,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    RegisterRequest,
+    RegisterResponse,
+)
+from plen.workers import WorkResult
 
 log = logging.getLogger("nameserver.membership")
 

@@ -21,13 +21,33 @@ from nameserver.store.base import Guard, NewBlock, ServerRecord
 from nameserver.store.redis_store import RedisStore
 from plen import tokens
 from plen.wire.errors import ErrorCode, WireError
-from plen.wire.namespace import (AllocateBlockRequest, AllocateBlockResponse, ClusterInfoResponse,
-                                 ClusterStatusResponse, CommitFileRequest, CopyFileRequest,
-                                 DeleteFileRequest, DirEntry, EmptyResponse, FileBlock, FileEntry,
-                                 FileResponse, InitRequest, ListDirRequest, ListDirResponse,
-                                 MkdirRequest, MkdirResponse, RenameRequest, RmdirRequest,
-                                 ServerStatus, StatRequest, StatResponse, WalkItem, WalkRequest,
-                                 WalkResponse)
+from plen.wire.namespace import (
+    AllocateBlockRequest,
+    AllocateBlockResponse,
+    ClusterInfoResponse,
+    ClusterStatusResponse,
+    CommitFileRequest,
+    CopyFileRequest,
+    DeleteFileRequest,
+    DirEntry,
+    EmptyResponse,
+    FileBlock,
+    FileEntry,
+    FileResponse,
+    InitRequest,
+    ListDirRequest,
+    ListDirResponse,
+    MkdirRequest,
+    MkdirResponse,
+    RenameRequest,
+    RmdirRequest,
+    ServerStatus,
+    StatRequest,
+    StatResponse,
+    WalkItem,
+    WalkRequest,
+    WalkResponse,
+)
 from plen.wire.types import BlockId, Replica, ServerId, is_block_id, is_server_id, new_block_id
 
 MAX_PATH_BYTES = 4096

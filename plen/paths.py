@@ -24,13 +24,6 @@ def split_object_path(path: str) -> tuple[str, str]:
     return bucket, key
 
 
-def components(path: str) -> list[str]:
-    """The names along ``path``; a trailing ``/`` leaves a final empty component."""
-    if not path.startswith("/"):
-        raise ValueError(f"not an absolute path: {path!r}")
-    return path[1:].split("/") if path != "/" else []
-
-
 def sort_key(name: str) -> bytes:
     return name.encode("utf-8", "surrogatepass")
 

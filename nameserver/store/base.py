@@ -9,7 +9,7 @@ Store errors are ``WireError``s with the code the Lua script raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -39,7 +39,6 @@ class ServerRecord:
     registered_at: float
     blocks: int = 0
     state: str = "live"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class MetaStore(Protocol):

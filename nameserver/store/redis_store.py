@@ -16,7 +16,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError, TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nameserver.store import keys
 from nameserver.store.base import Guard, NewBlock, ServerRecord
@@ -73,7 +74,7 @@ class RedisStore:
         """(file entry, directory entry) named by ``path``; the root is a directory."""
         if not path:
             return None, json.dumps({"k": "d", "id": await self.root_id(), "m": 1, "t": 0})
-        parent = await self._dir_id(path[:-1], file_is_error=True)
+        parent = await self.dir_id(path[:-1], file_is_error=True)
         if parent is None:
             return None, None
         f, d = await self._call(self.redis.hmget(keys.dir_key(parent), path[-1], path[-1] + "/"))
@@ -86,7 +87,7 @@ class RedisStore:
             root = await self._call(self.redis.get(keys.root_key()))
         return root.decode()
 
-    async def _dir_id(self, path: list[str], *, file_is_error: bool = False) -> str | None:
+    async def dir_id(self, path: list[str], *, file_is_error: bool = False) -> str | None:
         """The id of the directory at ``path``, None if missing; with ``file_is_error``, a
         file standing where a directory is needed raises NOT_A_DIRECTORY (as POSIX does)."""
         cur = await self.root_id()
@@ -115,8 +116,6 @@ class RedisStore:
         values = await self._call(self.redis.hmget(keys.dir_key(dir_id), members))
         return [(m, v.decode()) for m, v in zip(members, values) if v is not None]
 
-    async def dir_id(self, path: list[str]) -> str | None:
-        return await self._dir_id(path)
 
     async def commit_file(self, path: list[str], entry_json: str, blocks: list[NewBlock], *,
                           now: float, parents: bool, if_absent: bool, if_md5: str | None,

@@ -21,10 +21,20 @@ from nameserver.store import keys
 from nameserver.store.base import ServerRecord
 from nameserver.store.redis_store import RedisStore
 from plen.wire.errors import ErrorCode, WireError
-from plen.wire.namespace import (AllocateBlockRequest, CommitFileRequest, CommittedBlock,
-                                 CopyFileRequest,
-                                 DeleteFileRequest, InitRequest, ListDirRequest, MkdirRequest,
-                                 RenameRequest, RmdirRequest, StatRequest, WalkRequest)
+from plen.wire.namespace import (
+    AllocateBlockRequest,
+    CommitFileRequest,
+    CommittedBlock,
+    CopyFileRequest,
+    DeleteFileRequest,
+    InitRequest,
+    ListDirRequest,
+    MkdirRequest,
+    RenameRequest,
+    RmdirRequest,
+    StatRequest,
+    WalkRequest,
+)
 from plen.wire.types import BlockRef, new_block_id
 
 SERVERS = ["a" * 16, "b" * 16, "c" * 16]

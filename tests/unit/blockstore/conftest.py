@@ -18,8 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from blockstore.app import announce, disk_key, make_app
 from blockstore.settings import Settings
-from tests.unit.blockstore.helpers import (SECRET, Blockstore, FakeNameserver, MakeBlockstore,
-                                           url_of)
+from tests.unit.blockstore.helpers import SECRET, Blockstore, FakeNameserver, MakeBlockstore, url_of
 
 
 @pytest.fixture

@@ -19,8 +19,15 @@ from plen.checksum import crc32c
 from plen.service import json_response
 from plen.wire import codec
 from plen.wire.blocks import CRC32C_HEADER, PIPELINE_HEADER, TOKEN_HEADER
-from plen.wire.cluster import (CLUSTER_SECRET_HEADER, CopyBlock, DeleteBlock, HeartbeatRequest,
-                               HeartbeatResponse, RegisterRequest, RegisterResponse)
+from plen.wire.cluster import (
+    CLUSTER_SECRET_HEADER,
+    CopyBlock,
+    DeleteBlock,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    RegisterRequest,
+    RegisterResponse,
+)
 from plen.wire.errors import ErrorCode, WireError
 
 SECRET = "unit-test-cluster-secret"

@@ -13,14 +13,21 @@ import pytest
 from blockstore.agent import AgentWorker
 from blockstore.disk import BlockDisk
 from blockstore.settings import Settings
-from plen.workers import WorkResult
 from plen import tokens
 from plen.checksum import crc32c
 from plen.wire.cluster import CopyBlock, DeleteBlock, HeldBlock
 from plen.wire.errors import WireError
 from plen.wire.types import Replica, new_block_id
-from tests.unit.blockstore.helpers import (SECRET, FakeNameserver, MakeBlockstore, dead_url,
-                                           files_under, store_block, wait_until)
+from plen.workers import WorkResult
+from tests.unit.blockstore.helpers import (
+    SECRET,
+    FakeNameserver,
+    MakeBlockstore,
+    dead_url,
+    files_under,
+    store_block,
+    wait_until,
+)
 
 DATA = os.urandom(300_007)
 PUBLIC, PRIVATE = "http://public.example:7100", "http://private.example:7100"

@@ -11,15 +11,24 @@ from yarl import URL
 
 from blockstore.api import UnsatisfiableRangeError, parse_range
 from plen import tokens
-from plen.tokens import Access
 from plen.checksum import crc32c
+from plen.tokens import Access
 from plen.wire.blocks import CRC32C_HEADER, TOKEN_HEADER
 from plen.wire.cluster import CLUSTER_SECRET_HEADER
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.types import new_block_id
-from tests.unit.blockstore.helpers import (SECRET, Blockstore, FakeNameserver, MakeBlockstore,
-                                           files_under, flip_byte, read_headers, store_block,
-                                           wait_until, write_headers)
+from tests.unit.blockstore.helpers import (
+    SECRET,
+    Blockstore,
+    FakeNameserver,
+    MakeBlockstore,
+    files_under,
+    flip_byte,
+    read_headers,
+    store_block,
+    wait_until,
+    write_headers,
+)
 
 DATA = os.urandom(1_000_003)
 

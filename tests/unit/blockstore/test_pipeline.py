@@ -9,8 +9,15 @@ import pytest
 
 from plen.checksum import crc32c
 from plen.wire.types import new_block_id
-from tests.unit.blockstore.helpers import (Blockstore, FakeNameserver, MakeBlockstore, dead_url,
-                                           files_under, wait_until, write_headers)
+from tests.unit.blockstore.helpers import (
+    Blockstore,
+    FakeNameserver,
+    MakeBlockstore,
+    dead_url,
+    files_under,
+    wait_until,
+    write_headers,
+)
 
 DATA = os.urandom(3 * 1024 * 1024 + 11)  # many chunks, and a short last one
 

@@ -10,8 +10,8 @@ import pytest
 
 from blockstore.disk import BlockDisk
 from blockstore.scrubber import Scrubber
-from plen.workers import WorkResult
 from plen.wire.types import new_block_id
+from plen.workers import WorkResult
 from tests.unit.blockstore.helpers import files_under, flip_byte, store_block
 
 DATA = os.urandom(50_001)

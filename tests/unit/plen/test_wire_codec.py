@@ -3,7 +3,7 @@ import pytest
 from plen.wire import codec
 from plen.wire.cluster import CopyBlock, DeleteBlock, HeartbeatResponse
 from plen.wire.errors import ErrorCode, WireError
-from plen.wire.namespace import FileEntry, StatResponse, WalkItem, WalkResponse, DirEntry
+from plen.wire.namespace import DirEntry, FileEntry, StatResponse, WalkItem, WalkResponse
 from plen.wire.types import Replica
 
 
