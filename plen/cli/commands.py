@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import mimetypes
 import os
+import sys
 import tempfile
 from typing import Any, BinaryIO
 
@@ -217,7 +218,7 @@ def put(app: AppContext, parents: bool, local: str, remote: str) -> None:
     app.doing("put", target)
     stream: BinaryIO
     if local == "-":
-        stream, size, name = click.get_binary_stream("stdin"), None, None
+        stream, size, name = sys.stdin.buffer, None, None
     else:
         app.doing("put", local)
         stream = open(local, "rb")  # noqa: SIM115 (closed below)
@@ -270,7 +271,7 @@ def get(app: AppContext, remote: str, local: str) -> None:
     async def go(fs: FileSystem) -> None:
         entry = await fs.stat_file(src, with_blocks=True)
         if local == "-":
-            out = click.get_binary_stream("stdout")
+            out = sys.stdout.buffer
             async with contextlib.aclosing(fs.read_file(entry, path=src)) as chunks:
                 async for chunk in chunks:
                     out.write(chunk)
