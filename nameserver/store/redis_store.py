@@ -25,7 +25,7 @@ from plen.wire.errors import ErrorCode, WireError
 
 _LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
 SCRIPTS = ("commit_file", "delete_file", "mkdir", "rmdir", "rename", "init", "collect_trash",
-           "collect_block", "expire_allocation", "list_dir")
+           "collect_block", "expire_allocation", "list_dir", "acquire_lease")
 
 
 def _load_lua(name: str) -> str:
@@ -292,12 +292,4 @@ class RedisStore:
 
     async def acquire_lease(self, duty: str, holder: str, ttl_s: float) -> bool:
         """Take or renew the lease on ``duty``; True while ``holder`` has it."""
-        key = keys.lease_key(duty)
-        ms = int(ttl_s * 1000)
-        if await self._call(self.redis.set(key, holder, nx=True, px=ms)):
-            return True
-        current = await self._call(self.redis.get(key))
-        if current is not None and current.decode() == holder:
-            await self._call(self.redis.pexpire(key, ms))
-            return True
-        return False
+        return bool(await self._script("acquire_lease", duty, holder, int(ttl_s * 1000)))

@@ -6,6 +6,7 @@ make each mutation atomic run for real.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -384,3 +385,17 @@ async def test_mkdir_parents_makes_every_level_explicit(env):
     await ns.mkdir(MkdirRequest(path="/b/x/y", parents=True))
     await ns.rmdir(RmdirRequest(path="/b/x/y"))
     assert (await ns.stat(StatRequest(path="/b/x/"))).dir.marker is True
+
+
+async def test_lease_has_one_holder_until_it_expires(env):
+    _, store, *_ = env
+    assert await store.acquire_lease("duties", "ns-a", 0.3)
+    assert not await store.acquire_lease("duties", "ns-b", 0.3)
+    assert await store.acquire_lease("duties", "ns-a", 0.3)  # renewal
+    await store.redis.pexpire(keys.lease_key("duties"), 1)  # as if ns-a died long ago
+    for _ in range(500):  # expiry is lazy on access; bounded all the same
+        if not await store.redis.exists(keys.lease_key("duties")):
+            break
+        await asyncio.sleep(0.01)
+    assert await store.acquire_lease("duties", "ns-b", 0.3)
+    assert not await store.acquire_lease("duties", "ns-a", 0.3)

@@ -114,3 +114,5 @@ local function read_comps(start)
   for i = 1, n do comps[i] = ARGV[start + i] end
   return comps, n, start + n + 1
 end
+
+local function k_lease(duty) return P .. 'lease:' .. duty end
