@@ -26,7 +26,7 @@ from plen.wire.errors import WireError
         help="URL for other blockstores.  [default: the public URL]")
 @option("--zone", envvar="PLEN_BLOCKSTORE_ZONE", default="", help="Failure zone, for placement.")
 @option("--capacity", "capacity_bytes", envvar="PLEN_BLOCKSTORE_CAPACITY", default=0, type=int,
-        help="Bytes offered; 0 = the file system's size.")
+        help="Most bytes to hold; 0 = no cap beyond the disk's free space.")
 @option("--cluster-secret", envvar="PLEN_CLUSTER_SECRET", required=True, show_default=False,
         help="Shared by the nameserver and every blockstore.")
 @option("--scrub-interval", "scrub_interval_s", envvar="PLEN_BLOCKSTORE_SCRUB_INTERVAL_S",

@@ -292,7 +292,7 @@ class BlockDisk:
 
     def __init__(self, root: Path, *, capacity_bytes: int = 0) -> None:
         self.root = Path(root)
-        self.capacity_limit_bytes = capacity_bytes  # 0: the file system's size
+        self.capacity_limit_bytes = capacity_bytes  # 0: no cap beyond the free space
         self.changes = ChangeLog()
         self._index: dict[BlockId, int] = {}
         self._used_bytes = 0

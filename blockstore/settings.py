@@ -18,7 +18,7 @@ class Settings:
     public_url: str | None = None  # None: http://<host>:<bound port>
     private_url: str | None = None  # None: the public URL
     zone: str = ""
-    capacity_bytes: int = 0  # 0: the size of the file system holding data_dir
+    capacity_bytes: int = 0  # 0: no cap beyond the free space of data_dir's file system
     scrub_interval_s: float = 0.0  # 0: no background scrubbing
     ready_file: Path | None = None
     log_level: str = "INFO"
@@ -34,7 +34,7 @@ class Settings:
         if not 0 <= self.port <= 65535:
             problems.append("port must be between 0 and 65535")
         if self.capacity_bytes < 0:
-            problems.append("capacity must be 0 (the file system's size) or a byte count")
+            problems.append("capacity must be 0 (no cap) or a byte count")
         if self.scrub_interval_s < 0:
             problems.append("scrub interval must be 0 (off) or positive")
         if problems:
