@@ -40,6 +40,7 @@ from plen.wire.namespace import (
     MkdirRequest,
     MkdirResponse,
     RenameRequest,
+    ReportBadReplicaRequest,
     RmdirRequest,
     ServerStatus,
     StatRequest,
@@ -330,6 +331,12 @@ class Namespace:
             now=self.clock(), parents=req.parents, if_absent=req.if_absent, if_md5=req.if_md5,
             want_rf=self.settings.replication_factor)
         return FileResponse(file=file_entry(comps[-1], raw))
+
+    async def report_bad_replica(self, req: ReportBadReplicaRequest) -> EmptyResponse:
+        """A reader saw a corrupt replica: it no longer counts, and the block needs repair."""
+        await self.store.remove_replicas(req.server_id, [req.block_id])
+        await self.store.mark_underreplicated([req.block_id])
+        return EmptyResponse()
 
     async def init(self, req: InitRequest) -> EmptyResponse:
         if not req.confirm:

@@ -21,12 +21,6 @@ async def cluster_status(request: web.Request) -> web.Response:
     return json_response(await _ns(request).cluster_status())
 
 
-async def report_bad_replica(request: web.Request, req: ns.ReportBadReplicaRequest):
-    await request.app[namespace_key].store.remove_replicas(req.server_id, [req.block_id])
-    await request.app[namespace_key].store.mark_underreplicated([req.block_id])
-    return ns.EmptyResponse()
-
-
 def add_routes(app: web.Application) -> None:
     def route(cls, method_name: str) -> None:
         async def call(request: web.Request, req):
@@ -44,7 +38,6 @@ def add_routes(app: web.Application) -> None:
     route(ns.AllocateBlockRequest, "allocate_block")
     route(ns.CommitFileRequest, "commit_file")
     route(ns.InitRequest, "init")
+    route(ns.ReportBadReplicaRequest, "report_bad_replica")
     app.router.add_post(f"/v1/{ns.ClusterInfoResponse.ENDPOINT}", cluster_info)
     app.router.add_post(f"/v1/{ns.ClusterStatusResponse.ENDPOINT}", cluster_status)
-    app.router.add_post(f"/v1/{ns.ReportBadReplicaRequest.ENDPOINT}",
-                        wire_route(ns.ReportBadReplicaRequest, report_bad_replica))

@@ -32,6 +32,7 @@ from plen.wire.namespace import (
     ListDirRequest,
     MkdirRequest,
     RenameRequest,
+    ReportBadReplicaRequest,
     RmdirRequest,
     StatRequest,
     WalkRequest,
@@ -399,3 +400,14 @@ async def test_lease_has_one_holder_until_it_expires(env):
         await asyncio.sleep(0.01)
     assert await store.acquire_lease("duties", "ns-b", 0.3)
     assert not await store.acquire_lease("duties", "ns-a", 0.3)
+
+
+async def test_reported_bad_replica_stops_counting_and_marks_block(env):
+    ns, store, *_ = env
+    await ns.mkdir(MkdirRequest(path="/b"))
+    (bid,) = await put_blocks(ns, "/b/f", [10])
+    await store.clear_underreplicated([bid])
+    await ns.report_bad_replica(ReportBadReplicaRequest(block_id=bid, server_id=SERVERS[0],
+                                                        reason="crc"))
+    assert (await store.replicas_of([bid]))[0] == sorted(SERVERS[1:])
+    assert bid in await store.underreplicated()
