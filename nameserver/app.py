@@ -13,13 +13,21 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from nameserver.api import admin, client, cluster
-from nameserver.appkeys import gc_key, membership_key, namespace_key, settings_key, store_key
+from nameserver.appkeys import (
+    gc_key,
+    membership_key,
+    namespace_key,
+    settings_key,
+    store_key,
+    uploads_key,
+)
 from nameserver.gc import GCWorker
 from nameserver.lease import Lease
 from nameserver.membership import Membership
 from nameserver.namespace import Namespace
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
+from nameserver.uploads import Uploads
 from plen.service import base_app
 from plen.workers import run_forever
 
@@ -45,6 +53,7 @@ def _store_context(injected: RedisStore | None):
         app[store_key] = store
         app[membership_key] = membership
         app[namespace_key] = Namespace(store, settings, membership)
+        app[uploads_key] = Uploads(store, settings)
         app[gc_key] = GCWorker(store)
         yield
         if injected is None:

@@ -9,9 +9,11 @@ from nameserver.membership import Membership
 from nameserver.namespace import Namespace
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
+from nameserver.uploads import Uploads
 
 settings_key = web.AppKey("settings", Settings)
 store_key = web.AppKey("store", RedisStore)
 membership_key = web.AppKey("membership", Membership)
 namespace_key = web.AppKey("namespace", Namespace)
 gc_key = web.AppKey("gc", GCWorker)
+uploads_key = web.AppKey("uploads", Uploads)

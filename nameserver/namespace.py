@@ -3,7 +3,8 @@
 Rule 1: paths are split, never normalised (``plen.paths``); ``/`` separates components and
 a trailing ``/`` names a directory.
 Rule 2: a file entry is JSON built here and kept verbatim by the store:
-``{"k":"f","size","mtime","md5","crc","ct","meta","inline"?,"blocks":[[id,size,crc],...]}``.
+``{"k":"f","size","mtime","md5","crc","ct","meta","inline"?,"blocks":[[id,size,crc],...]}``;
+a block shared as a slice (a ranged part copy) is ``[id, size, crc, start]``.
 Rule 3: listings are pages of sorted-set ranges, O(page) whatever the directory's size.
 """
 
@@ -18,7 +19,12 @@ from nameserver.membership import Membership
 from nameserver.placement import Candidate, choose_pipeline
 from nameserver.settings import Settings
 from nameserver.store.base import Guard, NewBlock, ServerRecord
-from nameserver.store.redis_store import RedisStore
+from nameserver.store.redis_store import (
+    ALL_PARENTS,
+    NO_PARENTS,
+    PARENTS_BELOW_TOP,
+    RedisStore,
+)
 from plen import tokens
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import (
@@ -45,14 +51,24 @@ from plen.wire.namespace import (
     ServerStatus,
     StatRequest,
     StatResponse,
+    UpdateFileRequest,
     WalkItem,
     WalkRequest,
     WalkResponse,
 )
-from plen.wire.types import BlockId, Replica, ServerId, is_block_id, is_server_id, new_block_id
+from plen.wire.types import (
+    BlockId,
+    BlockRef,
+    Replica,
+    ServerId,
+    is_block_id,
+    is_server_id,
+    new_block_id,
+)
 
 MAX_PATH_BYTES = 4096
 MAX_PAGE = 1000
+UPDATE_ATTEMPTS = 8
 TOP = b"\xff"  # above every UTF-8 byte, so prefix + TOP bounds a prefix range
 
 
@@ -98,6 +114,20 @@ def file_entry(name: str, raw: str, *, inline_data: bool = False,
                      blocks=blocks or [], block_count=len(e.get("blocks", [])))
 
 
+def parents_mode(parents: bool, require_top: bool) -> int:
+    if not parents:
+        return NO_PARENTS
+    return PARENTS_BELOW_TOP if require_top else ALL_PARENTS
+
+
+def block_json(block: BlockRef) -> list[Any]:
+    """A block reference as entries store it: ``[id, size, crc]``, plus ``start`` for a slice."""
+    out: list[Any] = [block.block_id, block.size, block.crc32c]
+    if block.start is not None:
+        out.append(block.start)
+    return out
+
+
 def dir_entry(name: str, raw: str) -> DirEntry:
     e = json.loads(raw)
     return DirEntry(name=name, mtime=float(e.get("t", 0)), marker=bool(e.get("m")))
@@ -141,13 +171,14 @@ class Namespace:
         servers = {s.server_id: s for s in await self.membership.servers()}
         replica_sets = await self.store.replicas_of([b[0] for b in refs])
         out, offset = [], 0
-        for (bid, size, crc), holders in zip(refs, replica_sets):
+        for (bid, size, crc, *rest), holders in zip(refs, replica_sets):
             live = [servers[h] for h in holders if h in servers and servers[h].state != "dead"]
             self.rng.shuffle(live)
             token = tokens.sign(self.settings.cluster_secret, bid, "r",
                                 self.settings.read_token_ttl_s, now=self.clock())
             out.append(FileBlock(
                 block_id=BlockId(bid), offset=offset, size=size, crc32c=crc, token=token,
+                start=rest[0] if rest else None,
                 replicas=[Replica(server_id=ServerId(s.server_id), url=s.public_url)
                           for s in live]))
             offset += size
@@ -235,7 +266,8 @@ class Namespace:
 
     async def mkdir(self, req: MkdirRequest) -> MkdirResponse:
         comps = dir_path(req.path, allow_root=False)
-        raw, created = await self.store.mkdir(comps, now=self.clock(), parents=req.parents,
+        raw, created = await self.store.mkdir(comps, now=self.clock(),
+                                              parents=parents_mode(req.parents, req.require_top),
                                               exist_ok=req.exist_ok,
                                               mark_parents=req.mark_parents)
         return MkdirResponse(dir=dir_entry(comps[-1], raw), created=created)
@@ -270,11 +302,34 @@ class Namespace:
             e["meta"] = req.meta
         new_raw = json.dumps(e, separators=(",", ":"))
         blocks = [NewBlock(block_id=b[0], replicas=[]) for b in e.get("blocks", [])]
-        await self.store.commit_file(dst, new_raw, blocks, now=self.clock(), parents=req.parents,
+        await self.store.commit_file(dst, new_raw, blocks, now=self.clock(),
+                                     parents=parents_mode(req.parents, req.require_top),
                                      if_absent=False, if_md5=None,
                                      want_rf=self.settings.replication_factor,
                                      guard=Guard(path=src, entry_json=raw))
         return FileResponse(file=file_entry(dst[-1], new_raw))
+
+    async def update_file(self, req: UpdateFileRequest) -> FileResponse:
+        comps = file_path(req.path)
+        for _ in range(UPDATE_ATTEMPTS):
+            raw, _ = await self.store.get_entries(comps)
+            if raw is None:
+                raise WireError(ErrorCode.NOT_FOUND, f"no such file: {req.path}")
+            e = json.loads(raw)
+            if req.if_md5 is not None and e["md5"] != req.if_md5:
+                raise WireError(ErrorCode.PRECONDITION_FAILED,
+                                "the file does not have the expected checksum")
+            meta = {k: v for k, v in (e.get("meta") or {}).items() if k not in req.delete_meta}
+            e["meta"] = {**meta, **req.set_meta}
+            new_raw = json.dumps(e, separators=(",", ":"))
+            try:
+                await self.store.replace_entry(comps, raw, new_raw)
+            except WireError as err:
+                if err.code is ErrorCode.CONFLICT:
+                    continue  # a writer got in between: read it again
+                raise
+            return FileResponse(file=file_entry(comps[-1], new_raw))
+        raise WireError(ErrorCode.CONFLICT, f"{req.path} kept changing; try again")
 
     async def allocate_block(self, req: AllocateBlockRequest) -> AllocateBlockResponse:
         if not 0 <= req.size_bytes <= self.settings.block_size_bytes:
@@ -322,13 +377,13 @@ class Namespace:
             for b in req.blocks:
                 if not is_block_id(b.block.block_id) or not all(map(is_server_id, b.replicas)):
                     raise WireError(ErrorCode.INVALID, "malformed block or server id")
-            entry["blocks"] = [[b.block.block_id, b.block.size, b.block.crc32c]
-                               for b in req.blocks]
+            entry["blocks"] = [block_json(b.block) for b in req.blocks]
         raw = json.dumps(entry, separators=(",", ":"))
         await self.store.commit_file(
             comps, raw, [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas))
                          for b in req.blocks],
-            now=self.clock(), parents=req.parents, if_absent=req.if_absent, if_md5=req.if_md5,
+            now=self.clock(), parents=parents_mode(req.parents, req.require_top),
+            if_absent=req.if_absent, if_md5=req.if_md5,
             want_rf=self.settings.replication_factor)
         return FileResponse(file=file_entry(comps[-1], raw))
 

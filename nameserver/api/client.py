@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nameserver.appkeys import namespace_key
+from nameserver.appkeys import namespace_key, uploads_key
 from plen.service import json_response, wire_route
 from plen.wire import namespace as ns
 
@@ -22,9 +22,9 @@ async def cluster_status(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    def route(cls, method_name: str) -> None:
+    def route(cls, method_name: str, key: web.AppKey = namespace_key) -> None:
         async def call(request: web.Request, req):
-            return await getattr(request.app[namespace_key], method_name)(req)
+            return await getattr(request.app[key], method_name)(req)
         app.router.add_post(f"/v1/{cls.ENDPOINT}", wire_route(cls, call))
 
     route(ns.StatRequest, "stat")
@@ -39,5 +39,12 @@ def add_routes(app: web.Application) -> None:
     route(ns.CommitFileRequest, "commit_file")
     route(ns.InitRequest, "init")
     route(ns.ReportBadReplicaRequest, "report_bad_replica")
+    route(ns.UpdateFileRequest, "update_file")
+    route(ns.CreateUploadRequest, "create_upload", uploads_key)
+    route(ns.PutPartRequest, "put_part", uploads_key)
+    route(ns.ListPartsRequest, "list_parts", uploads_key)
+    route(ns.ListUploadsRequest, "list_uploads", uploads_key)
+    route(ns.CompleteUploadRequest, "complete_upload", uploads_key)
+    route(ns.AbortUploadRequest, "abort_upload", uploads_key)
     app.router.add_post(f"/v1/{ns.ClusterInfoResponse.ENDPOINT}", cluster_info)
     app.router.add_post(f"/v1/{ns.ClusterStatusResponse.ENDPOINT}", cluster_status)

@@ -27,6 +27,15 @@ class Guard:
     entry_json: str
 
 
+@dataclass(frozen=True, slots=True)
+class UploadGuard:
+    """A multipart upload a commit consumes; its ``parts`` (number, part JSON) must be
+    unchanged."""
+
+    upload_id: str
+    parts: list[tuple[int, str]]
+
+
 @dataclass(slots=True)
 class ServerRecord:
     server_id: str
@@ -50,7 +59,9 @@ class MetaStore(Protocol):
                            limit: int) -> list[tuple[bytes, str]]: ...
     async def commit_file(self, path: list[str], entry_json: str, blocks: list[NewBlock], *,
                           now: float, parents: bool, if_absent: bool, if_md5: str | None,
-                          want_rf: int, guard: Guard | None = None) -> None: ...
+                          want_rf: int, guard: Guard | None = None,
+                          upload: UploadGuard | None = None) -> None: ...
+    async def replace_entry(self, path: list[str], old_json: str, new_json: str) -> None: ...
     async def delete_file(self, path: list[str], *, if_md5: str | None) -> str: ...
     async def mkdir(self, path: list[str], *, now: float, parents: bool, exist_ok: bool,
                     mark_parents: bool = True) -> tuple[str, bool]: ...

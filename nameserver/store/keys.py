@@ -10,6 +10,13 @@ directory rename moves one hash field and is O(1) in the size of the subtree):
   dirz:{dir_id}           ZSET     the same members, all score 0: UTF-8 byte order for
                                    ZRANGEBYLEX pages (a directory sorts as ``name/``)
   trash                   LIST     ids of detached directories whose subtrees await collection
+Multipart uploads (blocks of uploaded parts are referenced by their part until the upload is
+completed or aborted):
+  upload:{upload_id}      HASH     dir (bucket directory id), key, info (JSON: initiated,
+                                   content type, meta) and one field per part number -> part
+                                   JSON ``{"size","md5","mtime","cs","blocks":[[id,size,crc],..]}``
+  uploads:{dir_id}        ZSET     ``key NUL upload_id``, all score 0: a bucket's uploads in
+                                   key order, then in order of initiation (ids are time-ordered)
 Blocks:
   block:{block_id}        HASH     size, crc, state (alloc|live), refs, expires, servers
   replicas:{block_id}     SET      server ids holding a replica
@@ -49,6 +56,14 @@ def dirz_key(dir_id: str) -> str:
 
 def trash_key() -> str:
     return PREFIX + "trash"
+
+
+def upload_key(upload_id: str) -> str:
+    return f"{PREFIX}upload:{upload_id}"
+
+
+def uploads_key(dir_id: str) -> str:
+    return f"{PREFIX}uploads:{dir_id}"
 
 
 def block_key(block_id: str) -> str:

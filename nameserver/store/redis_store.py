@@ -20,12 +20,13 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nameserver.store import keys
-from nameserver.store.base import Guard, NewBlock, ServerRecord
+from nameserver.store.base import Guard, NewBlock, ServerRecord, UploadGuard
 from plen.wire.errors import ErrorCode, WireError
 
 _LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
 SCRIPTS = ("commit_file", "delete_file", "mkdir", "rmdir", "rename", "init", "collect_trash",
-           "collect_block", "expire_allocation", "list_dir", "acquire_lease")
+           "collect_block", "expire_allocation", "list_dir", "acquire_lease", "replace_entry",
+           "create_upload", "put_part", "abort_upload", "list_uploads")
 
 
 def _load_lua(name: str) -> str:
@@ -39,6 +40,11 @@ def _comps(path: list[str]) -> list[Any]:
 
 def _fmt_now(now: float) -> str:
     return f"{now:.6f}"
+
+
+# ``parents`` of commit_file and mkdir: create no missing ancestor, all of them, or all but
+# the top-level directory (a bucket must exist before keys go into it).
+NO_PARENTS, ALL_PARENTS, PARENTS_BELOW_TOP = 0, 1, 2
 
 
 class RedisStore:
@@ -118,21 +124,65 @@ class RedisStore:
 
 
     async def commit_file(self, path: list[str], entry_json: str, blocks: list[NewBlock], *,
-                          now: float, parents: bool, if_absent: bool, if_md5: str | None,
-                          want_rf: int, guard: Guard | None = None) -> None:
+                          now: float, parents: bool | int, if_absent: bool,
+                          if_md5: str | None,
+                          want_rf: int, guard: Guard | None = None,
+                          upload: UploadGuard | None = None) -> None:
         block_args: list[Any] = [len(blocks)]
         for b in blocks:
             block_args += [b.block_id, ",".join(b.replicas)]
         guard_args: list[Any] = _comps(guard.path) + [guard.entry_json] if guard else [0, ""]
+        upload_args: list[Any] = ["", 0]
+        if upload is not None:
+            upload_args = [upload.upload_id, len(upload.parts)]
+            for number, part_json in upload.parts:
+                upload_args += [number, part_json]
         await self._script("commit_file", _fmt_now(now), int(parents), int(if_absent),
                            if_md5 or "", entry_json, want_rf, *_comps(path), *block_args,
-                           *guard_args)
+                           *guard_args, *upload_args)
+
+    async def replace_entry(self, path: list[str], old_json: str, new_json: str) -> None:
+        """Swap a file's entry for one with the same blocks, if it is still ``old_json``."""
+        await self._script("replace_entry", old_json, new_json, *_comps(path))
+
+    # -- multipart uploads ------------------------------------------------------------------
+
+    async def create_upload(self, bucket: str, key: str, upload_id: str, info_json: str) -> None:
+        await self._script("create_upload", bucket, key, upload_id, info_json)
+
+    async def put_part(self, upload_id: str, key: str, part_number: int, part_json: str,
+                       blocks: list[NewBlock], *, want_rf: int) -> None:
+        block_args: list[Any] = [len(blocks)]
+        for b in blocks:
+            block_args += [b.block_id, ",".join(b.replicas)]
+        await self._script("put_part", upload_id, key, part_number, part_json, want_rf,
+                           *block_args)
+
+    async def get_upload(self, upload_id: str) -> dict[str, str] | None:
+        """Every field of the upload's hash (dir, key, info, and part number -> part JSON)."""
+        h = await self._call(self.redis.hgetall(keys.upload_key(upload_id)))
+        if not h or b"info" not in h:
+            return None
+        return {k.decode(): v.decode() for k, v in h.items()}
+
+    async def abort_upload(self, upload_id: str) -> None:
+        await self._script("abort_upload", upload_id)
+
+    async def list_uploads(self, bucket: str, lo: bytes, hi: bytes,
+                           limit: int) -> list[tuple[str, str, str]]:
+        """(key, upload id, info JSON) of a bucket's uploads with lo <= ``key NUL id`` <= hi."""
+        rows = await self._script("list_uploads", bucket, lo, hi, limit)
+        out = []
+        for i in range(0, len(rows), 2):
+            key, _, upload_id = rows[i].decode().rpartition("\0")
+            out.append((key, upload_id, rows[i + 1].decode()))
+        return out
 
     async def delete_file(self, path: list[str], *, if_md5: str | None) -> str:
         old = await self._script("delete_file", if_md5 or "", *_comps(path))
         return old.decode()
 
-    async def mkdir(self, path: list[str], *, now: float, parents: bool, exist_ok: bool,
+    async def mkdir(self, path: list[str], *, now: float, parents: bool | int, exist_ok: bool,
                     mark_parents: bool = True) -> tuple[str, bool]:
         entry, created = await self._script("mkdir", _fmt_now(now), int(parents),
                                             int(mark_parents), int(exist_ok), *_comps(path))

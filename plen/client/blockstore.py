@@ -89,13 +89,18 @@ async def read_range(http: aiohttp.ClientSession, block: FileBlock, start: int =
                      end: int | None = None, *, on_bad_replica: BadReplicaCallback | None = None,
                      timeout: aiohttp.ClientTimeout | None = None,
                      chunk_bytes: int = READ_CHUNK_BYTES) -> AsyncIterator[bytes]:
-    """Bytes ``[start, end)`` of ``block`` (offsets inside the block), streamed in chunks."""
+    """Bytes ``[start, end)`` of ``block`` (offsets inside the file's part of the block: a
+    slice's bytes begin ``block.start`` bytes into the stored block), streamed in chunks."""
     end = block.size if end is None else end
     if not 0 <= start <= end <= block.size:
         raise ValueError(f"range [{start}, {end}) outside block of {block.size} bytes")
     if start == end:
         return
-    whole = start == 0 and end == block.size
+    # Only a read of a whole stored block can be checked against its CRC32C here; the
+    # blockstore checks every block before it serves any range of it.
+    whole = start == 0 and end == block.size and block.start is None
+    if block.start:
+        start, end = start + block.start, end + block.start
     crc = Crc32c()
     pos = start
     served_by: list[Replica] = []
@@ -103,7 +108,7 @@ async def read_range(http: aiohttp.ClientSession, block: FileBlock, start: int =
     for replica in block.replicas:
         url = block_url(replica.url, block.block_id)
         headers = {TOKEN_HEADER: block.token}
-        if not (pos == 0 and end == block.size):
+        if not (pos == 0 and whole):
             headers["Range"] = f"bytes={pos}-{end - 1}"
         delivered_before = pos
         try:

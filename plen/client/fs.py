@@ -42,6 +42,8 @@ from plen.wire.namespace import (
     FileEntry,
     ListDirResponse,
     MkdirResponse,
+    PartEntry,
+    PutPartRequest,
     StatResponse,
     WalkItem,
     WalkResponse,
@@ -52,6 +54,7 @@ log = logging.getLogger("plen.client.fs")
 
 Source = AsyncIterable[BytesLike] | Iterable[BytesLike] | BinaryIO | BytesLike
 Progress = Callable[[int], Any]
+Finish = Callable[[str, int], "dict[str, str] | None"]
 
 # Hash buffers at least this big in a worker thread, so the event loop keeps serving.
 _THREAD_HASH_MIN_BYTES = 256 * 1024
@@ -305,9 +308,13 @@ class FileSystem:
                 return
             start_after = page.items[-1].key
 
-    async def mkdir(self, path: str, *, parents: bool = False,
-                    exist_ok: bool = False) -> MkdirResponse:
-        return await self.nameserver.mkdir(path, parents=parents, exist_ok=exist_ok)
+    async def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False,
+                    mark_parents: bool = True, require_top: bool = False) -> MkdirResponse:
+        """``mark_parents=False`` creates missing parents as implicit directories (S3
+        prefixes, which vanish with their last key) instead of explicit ones (mkdir -p);
+        ``require_top`` never creates the top-level directory (the bucket)."""
+        return await self.nameserver.mkdir(path, parents=parents, exist_ok=exist_ok,
+                                           mark_parents=mark_parents, require_top=require_top)
 
     async def rmdir(self, path: str, *, recursive: bool = False) -> None:
         await self.nameserver.rmdir(path, recursive=recursive)
@@ -320,10 +327,11 @@ class FileSystem:
         await self.nameserver.rename(src, dst, kind=kind, overwrite=overwrite, parents=parents)
 
     async def copy_file(self, src: str, dst: str, *, parents: bool = False,
-                        content_type: str | None = None,
-                        meta: dict[str, str] | None = None) -> FileEntry:
+                        content_type: str | None = None, meta: dict[str, str] | None = None,
+                        require_top: bool = False) -> FileEntry:
         resp = await self.nameserver.copy_file(src, dst, parents=parents,
-                                               content_type=content_type, meta=meta)
+                                               content_type=content_type, meta=meta,
+                                               require_top=require_top)
         return resp.file
 
     async def cluster_status(self) -> ClusterStatusResponse:
@@ -336,14 +344,18 @@ class FileSystem:
     # -- write ---------------------------------------------------------------------------
 
     async def write_file(self, path: str, source: Source, *, parents: bool = False,
-                         content_type: str | None = None, meta: dict[str, str] | None = None,
+                         require_top: bool = False, content_type: str | None = None, meta: dict[str, str] | None = None,
                          if_absent: bool = False, if_md5: str | None = None,
-                         progress: Progress | None = None) -> FileEntry:
+                         progress: Progress | None = None,
+                         finish: Finish | None = None) -> FileEntry:
         """Store ``source`` as the file ``path`` and make it visible in one commit.
 
         ``source``: an async iterator of bytes, a binary file object (read in a thread), an
         iterable of bytes, or a bytes-like value. ``progress(n)`` is called with the number
-        of bytes each time a block (or the inline file) is stored.
+        of bytes each time a block (or the inline file) is stored. ``finish(md5_hex, size)``
+        is called once every byte is stored, before the commit: it returns metadata to add
+        (e.g. checksums computed while streaming) or raises to abandon the write, which then
+        leaves the previous version in place.
         """
         info = await self.info()
         reader = _SourceReader(source)
@@ -354,8 +366,8 @@ class FileSystem:
             request = CommitFileRequest(
                 path=path, size=len(head), md5=hasher.md5.hexdigest(),
                 inline_data=base64.b64encode(head).decode("ascii"), crc32c=hasher.crc32c,
-                content_type=content_type, meta=dict(meta or {}), parents=parents,
-                if_absent=if_absent, if_md5=if_md5)
+                content_type=content_type, meta=_finished(meta, finish, hasher),
+                parents=parents, require_top=require_top, if_absent=if_absent, if_md5=if_md5)
             entry = (await self.nameserver.commit_file(request)).file
             if progress is not None:
                 progress(len(head))
@@ -365,10 +377,53 @@ class FileSystem:
                                           progress)
         request = CommitFileRequest(
             path=path, size=hasher.size, md5=hasher.md5.hexdigest(), blocks=blocks,
-            crc32c=hasher.crc32c, content_type=content_type, meta=dict(meta or {}),
-            parents=parents, if_absent=if_absent, if_md5=if_md5)
+            crc32c=hasher.crc32c, content_type=content_type,
+            meta=_finished(meta, finish, hasher), parents=parents, require_top=require_top,
+            if_absent=if_absent, if_md5=if_md5)
         return (await self.nameserver.commit_file(request)).file
 
+    # -- multipart uploads -----------------------------------------------------------------
+
+    async def write_part(self, path: str, upload_id: str, part_number: int, source: Source, *,
+                         finish: Finish | None = None) -> PartEntry:
+        """Store ``source`` as part ``part_number`` of an upload (always as blocks, never
+        inline, so completion can share them); ``finish`` as for ``write_file``, its
+        metadata becoming the part's checksums."""
+        info = await self.info()
+        reader = _SourceReader(source)
+        hasher = _StreamHash()
+        blocks = await self._store_blocks(reader, b"", info.block_size_bytes, hasher, None)
+        req = PutPartRequest(path=path, upload_id=upload_id, part_number=part_number,
+                             size=hasher.size, md5=hasher.md5.hexdigest(), blocks=blocks,
+                             checksums=_finished(None, finish, hasher))
+        return (await self.nameserver.put_part(req)).part
+
+    async def copy_part(self, path: str, upload_id: str, part_number: int, src_path: str,
+                        start: int = 0, end: int | None = None) -> PartEntry:
+        """Make bytes ``[start, end)`` of the file ``src_path`` a part, sharing its blocks
+        (whole ones where the range covers them, slices elsewhere): no block is copied.
+
+        The part's ETag is the source's MD5 when the whole of a single-part file is taken;
+        for any other range it is an MD5 naming the source version and the range, since
+        its content MD5 is not known without reading the bytes.
+        """
+        src = await self.stat_file(src_path, with_blocks=True)
+        end = src.size if end is None else end
+        if not 0 <= start <= end <= src.size:
+            raise WireError(ErrorCode.INVALID, f"range [{start}, {end}) outside {src.size} bytes")
+        if start == 0 and end == src.size and "-" not in src.md5:
+            md5 = src.md5
+        else:
+            md5 = hashlib.md5(f"{src.md5}:{start}-{end}".encode()).hexdigest()
+        if src.inline:  # a few KiB at most: these bytes do get stored again, as a block
+            data = base64.b64decode(src.inline_data or "")[start:end]
+            blocks = [await self._store_block(0, data, crc32c(data))] if data else []
+        else:
+            blocks = [CommittedBlock(block=_slice(b, s, e), replicas=[])
+                      for b, s, e in _plan_range(src, start, end)] if end > start else []
+        req = PutPartRequest(path=path, upload_id=upload_id, part_number=part_number,
+                             size=end - start, md5=md5, blocks=blocks)
+        return (await self.nameserver.put_part(req)).part
     async def _store_blocks(self, reader: _SourceReader, head: BytesLike, block_size: int,
                             hasher: _StreamHash,
                             progress: Progress | None) -> list[CommittedBlock]:
@@ -585,6 +640,22 @@ class FileSystem:
         except WireError as report_err:
             log.warning("could not report bad replica %s of block %s: %s",
                         replica.server_id, block.block_id, report_err.message)
+
+
+def _finished(meta: dict[str, str] | None, finish: Finish | None,
+              hasher: _StreamHash) -> dict[str, str]:
+    out = dict(meta or {})
+    if finish is not None:
+        out.update(finish(hasher.md5.hexdigest(), hasher.size) or {})
+    return out
+
+
+def _slice(block: FileBlock, start: int, end: int) -> BlockRef:
+    """Bytes ``[start, end)`` of a file's block as a reference for another file."""
+    if start == 0 and end == block.size and block.start is None:
+        return BlockRef(block_id=block.block_id, size=block.size, crc32c=block.crc32c)
+    return BlockRef(block_id=block.block_id, size=end - start, crc32c=block.crc32c,
+                    start=(block.start or 0) + start)
 
 
 def _has_data(entry: FileEntry) -> bool:

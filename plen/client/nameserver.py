@@ -21,25 +21,36 @@ import aiohttp
 from plen.client.http import call_json
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import (
+    AbortUploadRequest,
     AllocateBlockRequest,
     AllocateBlockResponse,
     ClusterInfoResponse,
     ClusterStatusResponse,
     CommitFileRequest,
+    CompleteUploadRequest,
     CopyFileRequest,
+    CreateUploadRequest,
     DeleteFileRequest,
     EmptyResponse,
     FileResponse,
     InitRequest,
     ListDirRequest,
     ListDirResponse,
+    ListPartsRequest,
+    ListPartsResponse,
+    ListUploadsRequest,
+    ListUploadsResponse,
     MkdirRequest,
     MkdirResponse,
+    PartResponse,
+    PutPartRequest,
     RenameRequest,
     ReportBadReplicaRequest,
     RmdirRequest,
     StatRequest,
     StatResponse,
+    UpdateFileRequest,
+    UploadResponse,
     WalkRequest,
     WalkResponse,
 )
@@ -108,11 +119,18 @@ class NameserverClient:
         return await self._call(ClusterStatusResponse.ENDPOINT, _EMPTY, ClusterStatusResponse,
                                 idempotent=True)
 
+    async def list_parts(self, req: ListPartsRequest) -> ListPartsResponse:
+        return await self._call(req.ENDPOINT, req, ListPartsResponse, idempotent=True)
+
+    async def list_uploads(self, req: ListUploadsRequest) -> ListUploadsResponse:
+        return await self._call(req.ENDPOINT, req, ListUploadsResponse, idempotent=True)
+
     # -- mutations (never retried after an indefinite error) -----------------------------
 
-    async def mkdir(self, path: str, *, parents: bool = False,
-                    exist_ok: bool = False) -> MkdirResponse:
-        req = MkdirRequest(path=path, parents=parents, exist_ok=exist_ok)
+    async def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False,
+                    mark_parents: bool = True, require_top: bool = False) -> MkdirResponse:
+        req = MkdirRequest(path=path, parents=parents, exist_ok=exist_ok,
+                           mark_parents=mark_parents, require_top=require_top)
         return await self._call(req.ENDPOINT, req, MkdirResponse, idempotent=False)
 
     async def rmdir(self, path: str, *, recursive: bool = False) -> None:
@@ -130,10 +148,10 @@ class NameserverClient:
         await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
 
     async def copy_file(self, src: str, dst: str, *, parents: bool = False,
-                        content_type: str | None = None,
-                        meta: dict[str, str] | None = None) -> FileResponse:
+                        content_type: str | None = None, meta: dict[str, str] | None = None,
+                        require_top: bool = False) -> FileResponse:
         req = CopyFileRequest(src=src, dst=dst, parents=parents, content_type=content_type,
-                              meta=meta)
+                              meta=meta, require_top=require_top)
         return await self._call(req.ENDPOINT, req, FileResponse, idempotent=False)
 
     async def allocate_block(self, size_bytes: int, *,
@@ -148,6 +166,21 @@ class NameserverClient:
         req = ReportBadReplicaRequest(block_id=block_id,  # type: ignore[arg-type]
                                       server_id=server_id,  # type: ignore[arg-type]
                                       reason=reason)
+        await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
+
+    async def update_file(self, req: UpdateFileRequest) -> FileResponse:
+        return await self._call(req.ENDPOINT, req, FileResponse, idempotent=False)
+
+    async def create_upload(self, req: CreateUploadRequest) -> UploadResponse:
+        return await self._call(req.ENDPOINT, req, UploadResponse, idempotent=False)
+
+    async def put_part(self, req: PutPartRequest) -> PartResponse:
+        return await self._call(req.ENDPOINT, req, PartResponse, idempotent=False)
+
+    async def complete_upload(self, req: CompleteUploadRequest) -> FileResponse:
+        return await self._call(req.ENDPOINT, req, FileResponse, idempotent=False)
+
+    async def abort_upload(self, req: AbortUploadRequest) -> None:
         await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
 
     async def init(self, *, confirm: bool) -> None:

@@ -21,11 +21,12 @@ class FileBlock:
     """A block of a file as a reader sees it: its bytes' place in the file and its replicas."""
 
     block_id: BlockId
-    offset: int
-    size: int
-    crc32c: int
+    offset: int  # of the block's bytes in the file
+    size: int  # bytes of the file in this block
+    crc32c: int  # of the whole block
     replicas: list[Replica]  # preferred first; live servers only
     token: str  # read token for this block
+    start: int | None = None  # a slice: where its bytes begin inside the stored block
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +137,7 @@ class MkdirRequest:
     parents: bool = False  # create missing ancestors
     mark_parents: bool = True  # as explicit directories (mkdir -p); False: implicit (S3)
     exist_ok: bool = False
+    require_top: bool = False  # with parents: except the top-level directory (the bucket)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +185,7 @@ class CopyFileRequest:
     parents: bool = False
     content_type: str | None = None  # replace instead of copying, when given
     meta: dict[str, str] | None = None
+    require_top: bool = False  # with parents: except the top-level directory (the bucket)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +226,7 @@ class CommitFileRequest:
     content_type: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
     parents: bool = False  # create missing ancestors as implicit directories
+    require_top: bool = False  # with parents: except the top-level directory (the bucket)
     if_absent: bool = False  # fail with PRECONDITION_FAILED if a file exists
     if_md5: str | None = None  # fail with PRECONDITION_FAILED unless the current MD5 is this
 
@@ -230,6 +234,139 @@ class CommitFileRequest:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileResponse:
     file: FileEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateFileRequest:
+    """Change a file's metadata in place (blocks, size and mtime stay): ``set_meta`` keys are
+    set and ``delete_meta`` keys removed, atomically against concurrent writers."""
+
+    ENDPOINT: ClassVar[str] = "update-file"
+    path: str
+    set_meta: dict[str, str] = field(default_factory=dict)
+    delete_meta: list[str] = field(default_factory=list)
+    if_md5: str | None = None
+
+
+# -- multipart uploads ------------------------------------------------------------------------
+# An upload belongs to a bucket (a top-level directory, followed if it is renamed) and names
+# the file it will become. Its parts hold references on their blocks until the upload is
+# completed (one commit makes the file of the listed parts, sharing their blocks) or aborted.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadEntry:
+    upload_id: str
+    key: str  # the file's path below the bucket
+    initiated: float
+    content_type: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartEntry:
+    part_number: int
+    size: int
+    md5: str  # the part's ETag
+    mtime: float
+    checksums: dict[str, str] = field(default_factory=dict)  # e.g. {"CRC32": base64}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUploadRequest:
+    ENDPOINT: ClassVar[str] = "create-upload"
+    path: str  # /bucket/key
+    content_type: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadResponse:
+    upload: UploadEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutPartRequest:
+    """Store a part from freshly written blocks, or from live blocks (slices) of another
+    file (a part copy); replaces an earlier part of the same number."""
+
+    ENDPOINT: ClassVar[str] = "put-part"
+    path: str
+    upload_id: str
+    part_number: int
+    size: int
+    md5: str
+    blocks: list[CommittedBlock] = field(default_factory=list)
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartResponse:
+    part: PartEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListPartsRequest:
+    ENDPOINT: ClassVar[str] = "list-parts"
+    path: str
+    upload_id: str
+    after: int = 0  # part number marker
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListPartsResponse:
+    upload: UploadEntry
+    parts: list[PartEntry]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListUploadsRequest:
+    """One page of a bucket's uploads ordered by key, then initiation; resumes after
+    (``key_marker``, ``upload_id_marker``), or after every upload of ``key_marker`` when no
+    upload id marker is given."""
+
+    ENDPOINT: ClassVar[str] = "list-uploads"
+    bucket: str
+    prefix: str = ""
+    key_marker: str | None = None
+    upload_id_marker: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListUploadsResponse:
+    uploads: list[UploadEntry]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompletePart:
+    part_number: int
+    md5: str  # the ETag the client got for the part
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteUploadRequest:
+    """Make the file of the listed parts (ascending numbers, each but the last at least
+    ``min_part_bytes``) in one commit; its ETag is the MD5 of the part MD5s, ``-N``."""
+
+    ENDPOINT: ClassVar[str] = "complete-upload"
+    path: str
+    upload_id: str
+    parts: list[CompletePart]
+    min_part_bytes: int = 5 * 1024 * 1024
+    meta: dict[str, str] = field(default_factory=dict)  # added to the upload's metadata
+    if_absent: bool = False
+    if_md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AbortUploadRequest:
+    ENDPOINT: ClassVar[str] = "abort-upload"
+    path: str
+    upload_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,4 +46,7 @@ class BlockRef:
 
     block_id: BlockId
     size: int
-    crc32c: int
+    crc32c: int  # of the whole block, as stored
+    # A slice (from a ranged part copy) uses ``size`` bytes from ``start`` inside the stored
+    # block; None: the file uses the whole block.
+    start: int | None = None

@@ -456,13 +456,15 @@ def _num(value: float) -> str:
 
 
 class Cluster:
-    """Redis + one nameserver + N blockstores, as real processes on loopback.
+    """Redis + one nameserver + N blockstores (+ a gateway), as real processes on loopback.
 
-    Process names: ``"redis"``, ``"nameserver"``, and ``"bs0"`` ... ``"bs{N-1}"``.
+    Process names: ``"redis"``, ``"nameserver"``, ``"bs0"`` ... ``"bs{N-1}"`` and, with
+    ``gateway=True``, ``"gateway"`` (root credentials ``s3_access_key``/``s3_secret_key``).
     """
 
     REDIS = "redis"
     NAMESERVER = "nameserver"
+    GATEWAY = "gateway"
 
     def __init__(self, tmp_path: Path, *, blockstores: int = 3, replication: int = 3,
                  block_size: int = 1 * MiB, heartbeat_interval_s: float = 1.0,
@@ -470,7 +472,8 @@ class Cluster:
                  zones: Sequence[str] | None = None, capacity_bytes: int | None = None,
                  log_level: str | None = None, cluster_secret: str | None = None,
                  startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
-                 nameserver_args: Sequence[str] = (), blockstore_args: Sequence[str] = ()) -> None:
+                 nameserver_args: Sequence[str] = (), blockstore_args: Sequence[str] = (),
+                 gateway: bool = False, gateway_args: Sequence[str] = ()) -> None:
         if zones is not None and len(zones) != blockstores:
             raise ValueError("zones must name one zone per blockstore")
         self.tmp_path = Path(tmp_path)
@@ -485,6 +488,9 @@ class Cluster:
         self.startup_timeout = startup_timeout
         self.nameserver_args = list(nameserver_args)
         self.blockstore_args = list(blockstore_args)
+        self.gateway_args = list(gateway_args)
+        self.s3_access_key = "plen-" + secrets.token_hex(6)
+        self.s3_secret_key = secrets.token_urlsafe(30)
         self.log_dir = self.tmp_path / "logs"
         self.run_dir = self.tmp_path / "run"
         self.config_path = self.tmp_path / "config.json"
@@ -496,6 +502,8 @@ class Cluster:
         self._procs[self.NAMESERVER] = self._service(self.NAMESERVER, self._nameserver_argv)
         for i in range(blockstores):
             self._add_blockstore_process(zone=zones[i] if zones else None)
+        if gateway:
+            self._procs[self.GATEWAY] = self._service(self.GATEWAY, self._gateway_argv)
 
     def __repr__(self) -> str:
         return f"<Cluster {self.tmp_path} {sorted(self._procs)}>"
@@ -551,6 +559,16 @@ class Cluster:
             argv += ["--capacity", str(self.capacity_bytes)]
         return argv + self.blockstore_args
 
+    def _gateway_argv(self, name: str, port: int) -> list[str]:
+        argv = [sys.executable, "-m", "gateway",
+                "--nameserver", self.nameserver_url,
+                "--host", "127.0.0.1", "--port", str(port),
+                "--root-user", self.s3_access_key, "--root-password", self.s3_secret_key,
+                "--ready-file", str(self.run_dir / f"{name}.ready.json")]
+        if self.log_level:
+            argv += ["--log-level", self.log_level]
+        return argv + self.gateway_args
+
     def _add_blockstore_process(self, zone: str | None) -> str:
         name = f"bs{len(self.blockstore_names)}"
         if zone:
@@ -566,7 +584,7 @@ class Cluster:
 
     @property
     def blockstore_names(self) -> list[str]:
-        return [n for n in self._procs if n not in (self.REDIS, self.NAMESERVER)]
+        return [n for n in self._procs if n not in (self.REDIS, self.NAMESERVER, self.GATEWAY)]
 
     def process(self, name: str) -> ManagedProcess:
         try:
@@ -581,6 +599,21 @@ class Cluster:
     @property
     def nameserver_url(self) -> str:
         return self._procs[self.NAMESERVER].url
+
+    @property
+    def gateway_url(self) -> str:
+        return self.process(self.GATEWAY).url
+
+    def s3_client(self, **config: Any) -> Any:
+        """A boto3 S3 client for the gateway, at boto3's default settings unless overridden
+        (``config`` goes to ``botocore.config.Config``)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.gateway_url, region_name="us-east-1",
+            aws_access_key_id=self.s3_access_key, aws_secret_access_key=self.s3_secret_key,
+            config=Config(s3={"addressing_style": "path"}, **config))
 
     def url(self, name: str) -> str:
         """The URL a process announced (a blockstore's public URL); Redis's is redis://."""
@@ -785,6 +818,8 @@ class Cluster:
             except AssertionError as exc:
                 raise self._start_failure(exc) from None
         self.wait_live(timeout=max(deadline - time.monotonic(), 1.0))
+        if self.GATEWAY in self._procs:
+            self._start_one(self.GATEWAY, deadline)
         return self
 
     def start_again(self, *, timeout: float | None = None) -> Cluster:
@@ -796,7 +831,8 @@ class Cluster:
     def stop(self, grace: float = DEFAULT_STOP_GRACE_S) -> None:
         """SIGTERM everything (blockstores, then the nameserver, then Redis), wait, SIGKILL
         stragglers. Idempotent; never raises for a process that is already gone."""
-        groups = [self.blockstore_names, [self.NAMESERVER], [self.REDIS]]
+        groups = [[n for n in (self.GATEWAY,) if n in self._procs], self.blockstore_names,
+                  [self.NAMESERVER], [self.REDIS]]
         for group in groups:
             procs = [self._procs[n] for n in group if self._procs[n].popen is not None]
             for proc in procs:

@@ -16,6 +16,8 @@ local function k_underrep() return P .. 'underrep' end
 local function k_server_blocks(s) return P .. 'server-blocks:' .. s end
 local function k_server_cmds(s) return P .. 'server-cmds:' .. s end
 local function k_stats() return P .. 'stats' end
+local function k_upload(u) return P .. 'upload:' .. u end
+local function k_uploads(d) return P .. 'uploads:' .. d end
 
 local function fail(code, msg)
   error('PLEN ' .. code .. ' ' .. msg, 0)
@@ -56,6 +58,13 @@ local function require_dirs(ids, found, comps, last)
     end
     fail('not_found', 'no such directory: ' .. missing)
   end
+end
+
+-- Which missing ancestors of comps[n] a write may create: mode '0' none, '1' all, '2' all
+-- but the top-level directory (an S3 bucket must exist before keys go into it).
+local function require_parents(ids, found, comps, n, mode)
+  if mode == '0' then require_dirs(ids, found, comps, n - 1)
+  elseif mode == '2' and n > 1 then require_dirs(ids, found, comps, 1) end
 end
 
 local function dir_entry_json(id, marker, now)
@@ -106,6 +115,65 @@ local function release_entry(entry_json)
   if e.blocks then
     for _, b in ipairs(e.blocks) do decref(b[1]) end
   end
+end
+
+-- The state ('alloc' or 'live') of each block a commit names; fails if one is unknown.
+-- blocks: list of {block_id, replica_csv}.
+local function block_states(blocks)
+  local states = {}
+  for i, b in ipairs(blocks) do
+    local state = redis.call('HGET', k_block(b[1]), 'state')
+    if not state then fail('conflict', 'block ' .. b[1] .. ' is not allocated (expired?)') end
+    states[i] = state
+  end
+  return states
+end
+
+-- Take one reference on each block (a write): a freshly allocated block becomes live with
+-- its acknowledged replicas recorded; a live one (copy, part copy) gains a reference.
+local function take_blocks(blocks, states, want_rf)
+  for i, b in ipairs(blocks) do
+    local bid = b[1]
+    if states[i] == 'alloc' then
+      redis.call('HSET', k_block(bid), 'state', 'live', 'refs', 1)
+      redis.call('HDEL', k_block(bid), 'expires')
+      redis.call('ZREM', k_allocs(), bid)
+      redis.call('HINCRBY', k_stats(), 'blocks', 1)
+      states[i] = 'live'
+      local count = 0
+      for sid in string.gmatch(b[2], '[^,]+') do
+        redis.call('SADD', k_replicas(bid), sid)
+        redis.call('SADD', k_server_blocks(sid), bid)
+        count = count + 1
+      end
+      if count < want_rf then redis.call('SADD', k_underrep(), bid) end
+    else
+      redis.call('HINCRBY', k_block(bid), 'refs', 1)
+    end
+  end
+end
+
+-- Drop a multipart upload with the references its parts hold (complete, abort, bucket gone).
+local function release_upload(upload_id)
+  local h = redis.call('HGETALL', k_upload(upload_id))
+  local dir, key = nil, nil
+  for i = 1, #h, 2 do
+    local f, v = h[i], h[i + 1]
+    if f == 'dir' then dir = v
+    elseif f == 'key' then key = v
+    elseif f ~= 'info' then release_entry(v) end
+  end
+  redis.call('DEL', k_upload(upload_id))
+  if dir then redis.call('ZREM', k_uploads(dir), key .. '\0' .. upload_id) end
+end
+
+-- A directory is gone: so are the multipart uploads into it.
+local function release_uploads_of(dir_id)
+  local members = redis.call('ZRANGE', k_uploads(dir_id), 0, -1)
+  for _, m in ipairs(members) do
+    release_upload(string.match(m, '%z(.*)$'))
+  end
+  redis.call('DEL', k_uploads(dir_id))
 end
 
 local function read_comps(start)

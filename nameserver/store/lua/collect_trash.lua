@@ -19,6 +19,7 @@ for _, member in ipairs(members) do
 end
 if redis.call('ZCARD', k_dirz(id)) == 0 then
   redis.call('DEL', k_dir(id), k_dirz(id))
+  release_uploads_of(id)
   redis.call('LPOP', k_trash())
 end
 return #members + 1

@@ -1,10 +1,10 @@
 -- Create a directory with a marker (kept when empty), and with `parents` its missing
 -- ancestors too, as `mkdir -p` does; an implicit directory becomes explicit.
--- ARGV: prefix, now, parents(0|1), parent_marker(0|1), exist_ok(0|1), n, comps...  Returns {entry_json, created}.
-local now, parents, parent_marker, exist_ok = ARGV[2], ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5] == '1'
+-- ARGV: prefix, now, parents(0|1|2, see require_parents), parent_marker(0|1), exist_ok(0|1), n, comps...  Returns {entry_json, created}.
+local now, parents, parent_marker, exist_ok = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1'
 local comps, n = read_comps(6)
 local ids, found = lookup_dirs(comps, n - 1)
-if not parents then require_dirs(ids, found, comps, n - 1) end
+require_parents(ids, found, comps, n, parents)
 local member = comps[n] .. '/'
 local existing = nil
 if found == n - 1 then existing = redis.call('HGET', k_dir(ids[n - 1]), member) end

@@ -17,6 +17,7 @@ local id = dir_id_of(entry)
 local count = redis.call('ZCARD', k_dirz(id))
 if count > 0 and not recursive then fail('not_empty', 'directory not empty: ' .. comps[n]) end
 remove_member(ids[n - 1], member)
+release_uploads_of(id)
 if count == 0 then
   redis.call('DEL', k_dir(id), k_dirz(id))
 else
