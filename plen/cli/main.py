@@ -253,6 +253,7 @@ def _register() -> None:
                                  "--help')."))
     cli.add_command(_passthrough("blockstore", "Run a blockstore (see 'plen blockstore "
                                  "--help')."))
+    cli.add_command(_passthrough("gateway", "Run an S3 gateway (see 'plen gateway --help')."))
 
 
 _register()

@@ -1,0 +1,48 @@
+"""python -m gateway (also `plen gateway`, `plen-gateway`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gateway.settings import Settings
+from plen.settings import option
+from plen.wire.errors import WireError
+
+
+@click.command(name="gateway", context_settings={"help_option_names": ["-h", "--help"]})
+@option("--host", envvar="PLEN_GATEWAY_HOST", default="127.0.0.1", help="Address to bind.")
+@option("--port", envvar="PLEN_GATEWAY_PORT", default=9000, type=int, help="0 = any free port.")
+@option("--nameserver", "nameserver_url", envvar="PLEN_NAMESERVER", required=True,
+        help="http://host:port of the nameserver.")
+@option("--root-user", envvar="PLEN_ROOT_USER", required=True, show_default=False,
+        help="Access key of the root user.")
+@option("--root-password", envvar="PLEN_ROOT_PASSWORD", required=True, show_default=False,
+        help="Secret key of the root user.")
+@option("--region", envvar="PLEN_REGION", default="us-east-1",
+        help="The region clients sign for.")
+@option("--domain", envvar="PLEN_GATEWAY_DOMAIN", default="",
+        help="Serve virtual-hosted-style requests for <bucket>.<domain>.")
+@option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)
+@option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
+def main(host: str, port: int, nameserver_url: str, root_user: str, root_password: str,
+         region: str, domain: str, ready_file: Path | None, log_level: str) -> None:
+    """Run the S3 gateway: the S3 REST API over the Plenilune namespace."""
+    from gateway.app import make_app
+    from plen import service
+
+    try:
+        settings = Settings(host=host, port=port, nameserver_url=nameserver_url,
+                            root_user=root_user, root_password=root_password, region=region,
+                            domain=domain.strip(".").lower(), ready_file=ready_file,
+                            log_level=log_level).validate()
+    except WireError as err:
+        raise click.UsageError(err.message)
+    service.setup_logging(log_level)
+    service.run(make_app(settings), service="gateway", host=host, port=port,
+                ready_file=ready_file)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""make_app: the gateway's one catch-all route, its middleware and its FileSystem.
+
+Rule 1: every request is resolved to an AWS operation by ``gateway.s3.router`` and handled
+by the function of that name in ``gateway.s3.ops``; nothing else routes.
+Rule 2: every failure leaves as S3's XML error with the request id of ``x-amz-request-id``;
+an unexpected exception is logged with its traceback and becomes InternalError.
+Rule 3: ``Expect: 100-continue`` is answered only after routing, authentication and (for
+uploads) the bucket check passed; otherwise the error goes out instead, before the body.
+``GET /healthz`` and ``GET /metrics`` without credentials are the health and Prometheus
+doors (with credentials they are the buckets of those names).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from gateway.s3.errors import S3Error, error_response_body, from_wire
+from gateway.s3.ops import OPERATIONS
+from gateway.s3.request import S3Request, new_request_id, route_and_authenticate
+from gateway.settings import Settings
+from plen.client import http as http_mod
+from plen.client.fs import FileSystem
+from plen.wire.errors import WireError
+
+log = logging.getLogger("gateway")
+
+settings_key = web.AppKey("settings", Settings)
+fs_key = web.AppKey("fs", FileSystem)
+metrics_key = web.AppKey("metrics", CollectorRegistry)
+requests_key = web.AppKey("requests", Counter)
+latency_key = web.AppKey("latency", Histogram)
+_REQUEST_ID = "plen_request_id"
+_CONTEXT = "plen_s3_request"
+_UPLOADS = frozenset({"PutObject", "UploadPart"})
+
+
+def make_app(settings: Settings, *, fs: FileSystem | None = None) -> web.Application:
+    # Bodies are streamed from request.content; client_max_size only guards read().
+    app = web.Application(middlewares=[s3_middleware], client_max_size=1024 ** 2,
+                          handler_args={"max_field_size": 16 * 1024})
+    app[settings_key] = settings
+    registry = CollectorRegistry()
+    app[metrics_key] = registry
+    app[requests_key] = Counter("plen_gateway_requests", "S3 requests by operation and status",
+                                ["operation", "klass"], registry=registry)
+    app[latency_key] = Histogram("plen_gateway_request_seconds", "S3 request latency",
+                                 ["operation"], registry=registry)
+    app.cleanup_ctx.append(_fs_context(fs))
+    app.router.add_route("*", "/{tail:.*}", handle, expect_handler=expect_continue)
+    return app
+
+
+def _fs_context(injected: FileSystem | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if injected is not None:
+            app[fs_key] = injected
+            yield
+            return
+        http = http_mod.session(limit=256)
+        fs = FileSystem(app[settings_key].nameserver_url, http=http)
+        await fs.open()
+        app[fs_key] = fs
+        yield
+        await fs.close()
+        await http.close()
+
+    return ctx
+
+
+def _request_id(request: web.Request) -> str:
+    if _REQUEST_ID not in request:
+        request[_REQUEST_ID] = new_request_id()
+    return request[_REQUEST_ID]
+
+
+def error_response(request: web.Request, err: S3Error) -> web.Response:
+    request_id = _request_id(request)
+    body = b"" if request.method == "HEAD" else error_response_body(
+        err, resource=request.path, request_id=request_id)
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id, **err.headers}
+    if body:
+        headers["Content-Type"] = "application/xml"
+    return web.Response(status=err.status, body=body or None, headers=headers)
+
+
+async def _prepare(request: web.Request) -> S3Request:
+    if _CONTEXT not in request:
+        app = request.app
+        request[_CONTEXT] = route_and_authenticate(request, app[settings_key], app[fs_key],
+                                                   _request_id(request))
+    return request[_CONTEXT]
+
+
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        return error_response(request, S3Error("InvalidRequest", "unsupported Expect header"))
+    try:
+        s3 = await _prepare(request)
+        if s3.endpoint.operation in _UPLOADS:
+            await s3.require_bucket()
+    except S3Error as err:
+        return error_response(request, err)
+    except WireError as err:
+        return error_response(request, from_wire(err, "bucket"))
+    if request.version >= (1, 1):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return None
+
+
+def _is_door(request: web.Request, path: str) -> bool:
+    return (request.method == "GET" and request.path == path and not request.query_string
+            and "Authorization" not in request.headers)
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    if _is_door(request, "/healthz"):
+        return web.json_response({"ok": True})
+    if _is_door(request, "/metrics"):
+        return web.Response(body=generate_latest(request.app[metrics_key]),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+    s3 = await _prepare(request)
+    handler = OPERATIONS.get(s3.endpoint.operation)
+    if handler is None:
+        raise S3Error("NotImplemented")
+    return await handler(s3)
+
+
+@web.middleware
+async def s3_middleware(request: web.Request, handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except S3Error as err:
+        log.info("%s %s -> %s", request.method, request.path, err.code)
+        response = error_response(request, err)
+    except WireError as err:
+        s3err = from_wire(err, "key")
+        level = logging.WARNING if s3err.status >= 500 else logging.INFO
+        log.log(level, "%s %s -> %s (%s)", request.method, request.path, s3err.code, err.message)
+        response = error_response(request, s3err)
+    except web.HTTPException as exc:
+        response = error_response(request, _http_exception_error(exc))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        response = error_response(request, S3Error("InternalError"))
+    if not response.prepared:
+        response.headers.setdefault("x-amz-request-id", _request_id(request))
+        response.headers.setdefault("x-amz-id-2", _request_id(request))
+        response.headers.setdefault("Server", "Plenilune")
+    s3 = request.get(_CONTEXT)
+    operation = s3.endpoint.operation if s3 is not None else "Unknown"
+    request.app[requests_key].labels(operation, f"{response.status // 100}xx").inc()
+    request.app[latency_key].labels(operation).observe(time.perf_counter() - started)
+    return response
+
+
+def _http_exception_error(exc: web.HTTPException) -> S3Error:
+    if exc.status == 413:
+        return S3Error("EntityTooLarge")
+    if exc.status == 405:
+        return S3Error("MethodNotAllowed")
+    if exc.status < 500:
+        return S3Error("InvalidRequest", exc.reason)
+    return S3Error("InternalError")

@@ -1,0 +1,109 @@
+"""What several operation families share: wire-error translation, object headers, tags."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from gateway.s3 import checksums
+from gateway.s3.errors import S3Error, from_wire
+from gateway.s3.headers import STORED_HEADERS, http_date
+from plen.wire.errors import WireError
+from plen.wire.namespace import DirEntry, FileEntry
+
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+TAGGING_META = "x-amz-tagging"  # kept as the query string S3 takes in x-amz-tagging
+MAX_TAGS = 10
+_CHECKSUM_HEADERS = tuple(checksums.header_name(a) for a in checksums.ALGORITHMS)
+# Headers that describe the object and keep their stored value whatever a COPY replaces.
+CONTENT_META = _CHECKSUM_HEADERS
+
+
+@contextlib.contextmanager
+def wire_errors(context: str) -> Iterator[None]:
+    """Wire errors raised inside become the S3 error they mean for ``context``."""
+    try:
+        yield
+    except WireError as err:
+        raise from_wire(err, context) from err
+
+
+def quoted(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def is_marker_key(key: str) -> bool:
+    return key.endswith("/")
+
+
+def object_headers(entry: FileEntry | DirEntry, *, with_checksums: bool) -> dict[str, str]:
+    """ETag, Last-Modified, Content-Type and the stored headers of an object."""
+    if isinstance(entry, DirEntry):
+        return {"ETag": quoted(EMPTY_MD5), "Last-Modified": http_date(entry.mtime),
+                "Content-Type": DEFAULT_CONTENT_TYPE, "Accept-Ranges": "bytes"}
+    headers = {"ETag": quoted(entry.md5), "Last-Modified": http_date(entry.mtime),
+               "Content-Type": entry.content_type or DEFAULT_CONTENT_TYPE,
+               "Accept-Ranges": "bytes"}
+    for name, value in entry.meta.items():
+        if name.startswith("x-amz-meta-") or name in STORED_HEADERS:
+            headers[name] = value
+        elif name == TAGGING_META:
+            headers["x-amz-tagging-count"] = str(len(parse_tags(value)))
+        elif name in _CHECKSUM_HEADERS and with_checksums:
+            headers[name] = value
+            headers["x-amz-checksum-type"] = "COMPOSITE" if "-" in value else "FULL_OBJECT"
+    if "-" in entry.md5:
+        headers["x-amz-mp-parts-count"] = entry.md5.rsplit("-", 1)[1]
+    return headers
+
+
+def checksums_by_algorithm(meta: Mapping[str, str]) -> dict[str, str]:
+    """``{"x-amz-checksum-crc32": v}`` as stored -> ``{"CRC32": v}`` as XML shapes show it."""
+    return {a: meta[checksums.header_name(a)] for a in checksums.ALGORITHMS
+            if checksums.header_name(a) in meta}
+
+
+def parse_tags(query: str) -> list[tuple[str, str]]:
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def tagging_from_header(value: str | None) -> str | None:
+    """The x-amz-tagging header, checked as S3 checks tag sets, in its stored form."""
+    if value is None:
+        return None
+    tags = parse_tags(value)
+    check_tags(tags)
+    return urlencode(tags)
+
+
+def check_tags(tags: list[tuple[str, str]]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise S3Error("InvalidTag", "Object tags cannot be greater than 10")
+    seen = set()
+    for key, value in tags:
+        if not key or len(key) > 128 or len(value) > 256:
+            raise S3Error("InvalidTag", "The TagKey or TagValue you have provided is invalid")
+        if key in seen:
+            raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
+        seen.add(key)
+
+
+def refuse_unsupported(headers: Mapping[str, str]) -> None:
+    """Headers asking for what Plenilune does not do are refused, not silently ignored."""
+    if "x-amz-server-side-encryption" in headers or \
+            "x-amz-server-side-encryption-customer-algorithm" in headers:
+        raise S3Error("NotImplemented", "Server-side encryption is not supported")
+    storage_class = headers.get("x-amz-storage-class")
+    if storage_class is not None and storage_class != "STANDARD":
+        raise S3Error("InvalidStorageClass")
+    acl = headers.get("x-amz-acl")
+    if acl is not None and acl not in ("private", "bucket-owner-full-control"):
+        raise S3Error("NotImplemented", f"The canned ACL {acl!r} is not supported yet")
+    if any(h in headers for h in ("x-amz-grant-read", "x-amz-grant-write",
+                                  "x-amz-grant-full-control", "x-amz-grant-read-acp",
+                                  "x-amz-grant-write-acp")):
+        raise S3Error("NotImplemented", "ACL grants are not supported yet")
+    if "x-amz-object-lock-mode" in headers or "x-amz-website-redirect-location" in headers:
+        raise S3Error("NotImplemented")

@@ -1,0 +1,20 @@
+"""ListBuckets: the top-level directories of the namespace."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.s3 import xml
+from gateway.s3.ops.common import wire_errors
+from gateway.s3.request import S3Request
+from plen.wire.namespace import DirEntry
+
+
+async def list_buckets(s3: S3Request) -> web.Response:
+    buckets: list[tuple[str, float]] = []
+    with wire_errors("bucket"):
+        async for entry in s3.fs.iter_dir("/"):
+            if isinstance(entry, DirEntry):
+                buckets.append((entry.name, entry.mtime))
+    return web.Response(body=xml.list_all_my_buckets_result(owner=s3.owner, buckets=buckets),
+                        content_type="application/xml")

@@ -1,0 +1,155 @@
+"""The request body as the client meant it, checked on the way through.
+
+Rule 1 (streaming): bytes are handed on as they arrive; aws-chunked framing is removed by
+``AwsChunkedDecoder`` and never reaches a stored object.
+Rule 2 (nothing bad is kept): every digest the client declared (x-amz-content-sha256, an
+x-amz-checksum-* header or trailer, Content-MD5) is compared when the body ends, and a
+mismatch raises there, before the write commits, so the previous version stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from gateway.s3 import checksums
+from gateway.s3.chunked import AwsChunkedDecoder
+from gateway.s3.errors import S3Error
+from gateway.s3.sigv4 import AuthResult
+
+READ_BYTES = 1024 * 1024
+# Hash pieces at least this big in a worker thread, so the event loop keeps serving.
+THREAD_HASH_MIN_BYTES = 256 * 1024
+_HEX_SHA256_LEN = 64
+
+
+def content_md5(headers: Mapping[str, str]) -> bytes | None:
+    """The Content-MD5 digest the client declared, or None; InvalidDigest if malformed."""
+    value = headers.get("Content-MD5")
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise S3Error("InvalidDigest") from None
+    if len(digest) != 16:
+        raise S3Error("InvalidDigest")
+    return digest
+
+
+class Payload:
+    """Async iterator over the body's bytes; ``finish`` is ``FileSystem``'s commit hook."""
+
+    def __init__(self, request: web.Request, auth: AuthResult, *,
+                 max_bytes: int | None = None) -> None:
+        self._request = request
+        headers = request.headers
+        self._max_bytes = max_bytes
+        self._md5 = content_md5(headers)
+        self._sha256 = None
+        payload = auth.payload or ""
+        if len(payload) == _HEX_SHA256_LEN and all(c in "0123456789abcdef" for c in payload):
+            self._sha256 = hashlib.sha256()
+            self._expected_sha256 = payload
+        self._chunked = payload.startswith("STREAMING-") or "aws-chunked" in (
+            headers.get("Content-Encoding", "").lower())
+        self._decoder: AwsChunkedDecoder | None = None
+        if self._chunked:
+            decoded = headers.get("x-amz-decoded-content-length")
+            try:
+                decoded_length = int(decoded) if decoded is not None else None
+            except ValueError:
+                raise S3Error("InvalidArgument", "x-amz-decoded-content-length is not a number")
+            self._decoder = AwsChunkedDecoder(
+                request.content, signer=auth.chunk_signer,
+                trailer_expected="TRAILER" in payload or "x-amz-trailer" in headers,
+                decoded_length=decoded_length)
+        self._requested = checksums.requested(headers)
+        self._checksum = (checksums.Checksum.new(self._requested[0])
+                          if self._requested is not None else None)
+        self.size = 0
+        self.checksum_meta: dict[str, str] = {}
+
+    @property
+    def declared_length(self) -> int | None:
+        """The body's length as the client announced it (decoded length for aws-chunked)."""
+        name = "x-amz-decoded-content-length" if self._chunked else "Content-Length"
+        value = self._request.headers.get(name)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def _update(self, data: bytes) -> None:
+        if self._sha256 is not None:
+            self._sha256.update(data)
+        if self._checksum is not None:
+            self._checksum.update(data)
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        if self._decoder is not None:
+            async for piece in self._decoder:
+                yield piece
+            return
+        content = self._request.content
+        while True:
+            piece = await content.read(READ_BYTES)
+            if not piece:
+                return
+            yield piece
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        hashing = self._sha256 is not None or self._checksum is not None
+        async for piece in self._pieces():
+            self.size += len(piece)
+            if self._max_bytes is not None and self.size > self._max_bytes:
+                raise S3Error("EntityTooLarge")
+            if hashing:
+                if len(piece) >= THREAD_HASH_MIN_BYTES:
+                    await asyncio.to_thread(self._update, piece)
+                else:
+                    self._update(piece)
+            yield piece
+        self._verify_end()
+
+    def _verify_end(self) -> None:
+        expected_length = self.declared_length
+        if expected_length is not None and self.size != expected_length:
+            raise S3Error("IncompleteBody")
+        if self._sha256 is not None and not hmac.compare_digest(
+                self._sha256.hexdigest(), self._expected_sha256):
+            raise S3Error("XAmzContentSHA256Mismatch",
+                          ClientComputedContentSHA256=self._expected_sha256,
+                          S3ComputedContentSHA256=self._sha256.hexdigest())
+        if self._checksum is not None and self._requested is not None:
+            algorithm, declared = self._requested
+            if declared is None and self._decoder is not None:
+                declared = self._decoder.trailers.get(checksums.header_name(algorithm))
+            computed = self._checksum.b64()
+            if declared is None:
+                raise S3Error("InvalidRequest",
+                              f"x-amz-checksum-{algorithm.lower()} was announced but not sent")
+            if declared != computed:
+                raise S3Error("BadDigest", f"The {algorithm} you specified did not match the "
+                              "calculated checksum.")
+            self.checksum_meta = {checksums.header_name(algorithm): computed}
+
+    def finish(self, md5_hex: str, size: int) -> dict[str, str]:
+        """Called by ``FileSystem`` once every byte is stored, before the commit."""
+        if self._md5 is not None and self._md5.hex() != md5_hex:
+            raise S3Error("BadDigest")
+        return dict(self.checksum_meta)
+
+    async def read_all(self, limit: int) -> bytes:
+        """A small body (an XML document) in memory, refused past ``limit`` bytes."""
+        out = bytearray()
+        async for piece in self:
+            out += piece
+            if len(out) > limit:
+                raise S3Error("MaxMessageLengthExceeded")
+        if self._md5 is not None and hashlib.md5(out).digest() != self._md5:
+            raise S3Error("BadDigest")
+        return bytes(out)
