@@ -2,13 +2,14 @@
 
 Rule 1: every service is a real child process (``redis-server``, ``python -m nameserver``,
 ``python -m blockstore``), each in its own process group so that Ctrl-C reaches only
-``plen up``, which then stops them in order: blockstores, nameserver, Redis (SIGTERM, a
+``plen up``, which then stops them in order: gateway, blockstores, nameserver, Redis (SIGTERM, a
 grace period, then SIGKILL), and exits 0. Signals go to the PIDs started here, never to
 names.
 Rule 2: every server binds the port asked for (0 = a free one) and announces its URL in a
 ready file, which is read back; stale ready files are deleted first. A child that does not
 get ready in time fails the start with one line naming it, and the tail of its log.
-Rule 3: everything lives under ``--data``: ``secret`` (mode 0600), ``redis/`` (the AOF),
+Rule 3: everything lives under ``--data``: ``secret`` and ``root-credentials`` (the S3 root
+user's keys unless PLEN_ROOT_USER/PLEN_ROOT_PASSWORD give them; mode 0600), ``redis/`` (the AOF),
 ``blockstore-<i>/``, ``logs/<name>.log``, ``run/<name>.ready``. Starting again on the same
 directory keeps every file and every setting of the cluster.
 Rule 4: a child that dies on its own is reported in one line; the others keep running.
@@ -21,7 +22,9 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -241,10 +244,11 @@ class Supervisor:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        """Blockstores, then the nameserver, then Redis: SIGTERM, wait, SIGKILL."""
+        """The gateway, the blockstores, the nameserver, then Redis: SIGTERM, wait, SIGKILL."""
+        gateways = [c for c in self.children if c.name == "gateway"]
         stores = [c for c in self.children if c.name.startswith("blockstore")]
-        others = [c for c in reversed(self.children) if c not in stores]
-        for group in ([*stores], *[[c] for c in others]):
+        others = [c for c in reversed(self.children) if c not in stores and c not in gateways]
+        for group in (gateways, stores, *[[c] for c in others]):
             for child in group:
                 child.signal(signal.SIGTERM)
             deadline = time.monotonic() + STOP_GRACE_S
@@ -297,9 +301,48 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
+def root_credentials(data: Path) -> tuple[str, str]:
+    """The S3 root user: from PLEN_ROOT_USER/PLEN_ROOT_PASSWORD, else made once and kept in
+    ``root-credentials`` (mode 0600) so that every restart on the same data keeps them."""
+    user, password = os.environ.get("PLEN_ROOT_USER"), os.environ.get("PLEN_ROOT_PASSWORD")
+    if user and password:
+        return user, password
+    path = data / "root-credentials"
+    try:
+        saved = json.loads(path.read_text())
+        return saved["access_key"], saved["secret_key"]
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UpError(f"{path} is damaged ({exc}); remove it to make new keys") from exc
+    alphabet = string.ascii_uppercase + string.digits
+    access_key = "PLEN" + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret_key = secrets.token_urlsafe(30)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"access_key": access_key, "secret_key": secret_key}, f)
+    os.replace(tmp, path)
+    return access_key, secret_key
+
+
+def _start_gateway(sup: Supervisor, *, data: Path, env: dict[str, str], ns_url: str,
+                   host: str, port: int) -> Child:
+    user, password = root_credentials(data)
+    run = data / "run"
+    gw_env = {**env, "PLEN_ROOT_USER": user, "PLEN_ROOT_PASSWORD": password}
+    argv = [sys.executable, "-m", "gateway", "--nameserver", ns_url, "--host", host,
+            "--port", str(port), "--ready-file", str(run / "gateway.ready")]
+    gateway = sup.launch(Child("gateway", argv, data / "logs" / "gateway.log",
+                               ready_file=run / "gateway.ready", env=gw_env, cwd=data))
+    sup.wait_ready(gateway)
+    return gateway
+
+
 def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
            redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
-           redis_port: int, block_size: int | None) -> tuple[str, str]:
+           redis_port: int, block_size: int | None, gateway_port: int | None
+           ) -> tuple[str, str]:
     """Start everything; the nameserver URL and the Redis URL."""
     from nameserver.store.embedded import free_port, redis_command
 
@@ -343,6 +386,8 @@ def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
     for store in stores:
         sup.wait_ready(store)
     sup.wait_cluster(ns.url, stores)
+    if gateway_port is not None:
+        _start_gateway(sup, data=data, env=env, ns_url=ns.url, host=host, port=gateway_port)
     return ns.url, redis_url
 
 
@@ -356,6 +401,14 @@ def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
         table.add_row(child.name, str(child.pid), Text(child.url),
                       Text(str(child.data_dir) if child.data_dir else "-"))
     console().print(table)
+    gateway = next((c for c in sup.children if c.name == "gateway"), None)
+    if gateway is not None:
+        user, password = root_credentials(sup.data)
+        click.echo(f"S3 endpoint: {gateway.url}")
+        click.echo(f"S3 access key: {user}")
+        click.echo(f"S3 secret key: {password}")
+        click.echo(f"  e.g. AWS_ACCESS_KEY_ID={user} AWS_SECRET_ACCESS_KEY=... "
+                   f"aws --endpoint-url {gateway.url} s3 ls")
 
 
 @click.command()
@@ -378,12 +431,17 @@ def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
               show_default=True, help="Embedded Redis port; 0 = a free port.")
 @click.option("--block-size", type=click.IntRange(min=4096), default=None,
               help="Bytes per block [default: the nameserver's, 8 MiB].")
+@click.option("--gateway-port", type=click.IntRange(min=0, max=65535), default=9000,
+              show_default=True, help="The S3 gateway's port; 0 = a free port.")
+@click.option("--no-gateway", is_flag=True, help="Run no S3 gateway.")
 @click.option("--startup-timeout", type=float, default=60.0, show_default=True, hidden=True)
 @click.pass_context
 def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None,
        redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
-       redis_port: int, block_size: int | None, startup_timeout: float) -> None:
-    """Run a whole cluster here, in the foreground: Redis, a nameserver and blockstores.
+       redis_port: int, block_size: int | None, gateway_port: int, no_gateway: bool,
+       startup_timeout: float) -> None:
+    """Run a whole cluster here, in the foreground: Redis, a nameserver, blockstores and an
+    S3 gateway.
 
     Writes the client config so that every other plen command finds the cluster.
     Ctrl-C stops everything.
@@ -405,7 +463,7 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
                     sup, data=data, blockstores=blockstores, replication=replication,
                     redis_url=redis_url, host=host, nameserver_port=nameserver_port,
                     blockstore_port=blockstore_port, redis_port=redis_port,
-                    block_size=block_size)
+                    block_size=block_size, gateway_port=None if no_gateway else gateway_port)
                 config_file = config.save_nameserver(ns_url)
                 _print_table(sup, used_redis, embedded=redis_url is None)
                 click.echo(f"client config: {config_file}")

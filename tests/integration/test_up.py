@@ -32,7 +32,8 @@ class Up:
         log = open(self.tmp / f"up-{self.runs}.log", "wb")
         # The block size is small so a few MiB make multi-block files.
         self.proc = subprocess.Popen(
-            [*plen_command(), "up", "--data", str(self.data), "--block-size", str(MiB)],
+            [*plen_command(), "up", "--data", str(self.data), "--block-size", str(MiB),
+             "--gateway-port", "0"],
             env=self.env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         wait_until(self._ready, timeout=90, interval=0.2, message=self.output())
@@ -90,10 +91,42 @@ def test_plen_up_serves_cli_with_no_flags_and_writes_config(up: Up) -> None:
     assert any("redis" in n for n in names), names
 
 
+def _s3_details(output: str) -> tuple[str, str, str]:
+    fields = {}
+    for line in output.splitlines():
+        for label in ("S3 endpoint:", "S3 access key:", "S3 secret key:"):
+            if line.startswith(label):
+                fields[label] = line[len(label):].strip()
+    assert len(fields) == 3, output
+    return fields["S3 endpoint:"], fields["S3 access key:"], fields["S3 secret key:"]
+
+
+def test_plen_up_starts_a_gateway_whose_printed_keys_work_and_survive_restart(up: Up) -> None:
+    import boto3
+
+    up.start()
+    endpoint, access_key, secret_key = _s3_details(up.output())
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id=access_key, aws_secret_access_key=secret_key)
+    s3.create_bucket(Bucket="both-doors")
+    s3.put_object(Bucket="both-doors", Key="from-s3", Body=b"via the gateway")
+    assert up.plen("get", "/both-doors/from-s3", "-").stdout == b"via the gateway"
+    assert up.proc is not None
+    up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(60) == 0
+    up.start()
+    endpoint2, access_key2, secret_key2 = _s3_details(up.output())
+    assert (access_key2, secret_key2) == (access_key, secret_key)
+    s3 = boto3.client("s3", endpoint_url=endpoint2, region_name="us-east-1",
+                      aws_access_key_id=access_key, aws_secret_access_key=secret_key)
+    assert s3.get_object(Bucket="both-doors", Key="from-s3")["Body"].read() == \
+        b"via the gateway"
+
+
 def test_ctrl_c_stops_every_child_and_exits_zero(up: Up) -> None:
     up.start()
     children = up.family()[1:]
-    assert len(children) >= 5  # redis, nameserver, three blockstores
+    assert len(children) >= 6  # redis, nameserver, three blockstores, the gateway
     assert up.proc is not None
     up.proc.send_signal(signal.SIGINT)
     assert up.proc.wait(60) == 0
