@@ -43,6 +43,9 @@ S3_ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType({
     "EntityTooLarge": ErrorSpec(400, "Your proposed upload exceeds the maximum allowed size."),
     "EntityTooSmall": ErrorSpec(
         400, "Your proposed upload is smaller than the minimum allowed object size."),
+    "IllegalLocationConstraintException": ErrorSpec(
+        400, "The location constraint you specified is incompatible with the region this "
+             "request was sent to."),
     "IncompleteBody": ErrorSpec(
         400, "You did not provide the number of bytes specified by the Content-Length HTTP "
              "header."),
@@ -71,6 +74,7 @@ S3_ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType({
     "MalformedXML": ErrorSpec(
         400, "The XML you provided was not well-formed or did not validate against our "
              "published schema."),
+    "MaxMessageLengthExceeded": ErrorSpec(400, "Your request was too big."),
     "MetadataTooLarge": ErrorSpec(
         400, "Your metadata headers exceed the maximum allowed metadata size."),
     "MissingRequestBodyError": ErrorSpec(400, "Request Body is empty."),

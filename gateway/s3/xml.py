@@ -21,7 +21,7 @@ with entity declarations disabled, as a second wall. Size limits belong to the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -115,7 +115,10 @@ def _document(root: str, elements: Mapping[str, Any]) -> bytes:
     return (_DECLARATION + text.replace("\r", "&#13;")).encode("utf-8")
 
 
-def _encoder(encoding_type: str | None):
+_Encoder = Callable[[str | None], str | None]
+
+
+def _encoder(encoding_type: str | None) -> _Encoder:
     if encoding_type == "url":
         return lambda s: None if s is None else quote(s, safe="/")
     return lambda s: s
@@ -141,7 +144,7 @@ def _checksums(checksums: Mapping[str, str] | None) -> dict[str, str]:
     return {f"Checksum{a}": checksums[a] for a in CHECKSUM_ALGORITHMS if a in checksums}
 
 
-def _common_prefixes(prefixes: Iterable[str], enc) -> list[dict[str, str]]:
+def _common_prefixes(prefixes: Iterable[str], enc: _Encoder) -> list[dict[str, str]]:
     return [{"Prefix": enc(p)} for p in prefixes]
 
 
@@ -153,7 +156,7 @@ def list_all_my_buckets_result(*, owner: Owner, buckets: list[tuple[str, float]]
     })
 
 
-def _contents(obj: ObjectInfo, enc) -> dict[str, Any]:
+def _contents(obj: ObjectInfo, enc: _Encoder) -> dict[str, Any]:
     return _prune({
         "Key": enc(obj.key),
         "LastModified": iso8601(obj.last_modified),
@@ -443,11 +446,17 @@ def _parse(body: bytes, root: str) -> Any:
 
 
 def _children(node: Any) -> dict[str, Any]:
-    """Child elements of a container element (attributes and stray text ignored)."""
-    if not isinstance(node, dict):
-        if node is None or (isinstance(node, str) and not node.strip()):
-            return {}
-        raise _malformed()
+    """Child elements of a container element; text other than whitespace is malformed."""
+    if isinstance(node, dict):
+        if str(node.get("#text", "")).strip():
+            raise _malformed()
+        return _elements(node)
+    if node is None or (isinstance(node, str) and not node.strip()):
+        return {}
+    raise _malformed()
+
+
+def _elements(node: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in node.items() if not k.startswith(("@", "#"))}
 
 
@@ -464,7 +473,7 @@ def _text(node: Any) -> str:
         return ""
     if isinstance(node, str):
         return node
-    if _children(node):
+    if _elements(node):
         raise _malformed()
     return node.get("#text", "")
 
