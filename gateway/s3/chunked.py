@@ -174,7 +174,7 @@ class AwsChunkedDecoder:
         while True:
             # A trailer block may end at the end of the body without its closing blank line
             # (some SDKs omit it); a body ending anywhere else is truncated.
-            line = await self._line(eof_ok=bool(lines))
+            line = await self._line(eof_ok=not first)
             if line is None:
                 break
             if not line:

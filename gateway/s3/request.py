@@ -111,7 +111,8 @@ def route_and_authenticate(request: web.Request, settings: Settings, fs: FileSys
                        domain=settings.domain or None)
     secrets_by_key = {settings.root_user: settings.root_password}
     auth = authenticate(request.method, raw_path, raw_query, request.headers,
-                        secrets_by_key.get, now=time.time(), region=settings.region)
+                        secrets_by_key.get, now=time.time(), region=settings.region,
+                        host_bucket=endpoint.bucket if endpoint.style == "virtual" else None)
     if auth.access_key is None:
         raise S3Error("AccessDenied")
     return S3Request(request=request, endpoint=endpoint, auth=auth, fs=fs, settings=settings,

@@ -64,8 +64,9 @@ V2_SUBRESOURCES = frozenset({
     "response-content-language", "response-content-type", "response-expires",
 })
 
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_SIGNATURE_V4 = re.compile(r"[0-9a-f]{64}")
+# Lower-case only: it is what SHA-256 hex is compared with, so an upper-case value could never
+# verify and would only leave the body unchecked by a caller matching lower-case hex.
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 _ONE_MECHANISM = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
@@ -143,14 +144,14 @@ def _first(hdrs: dict[str, list[str]], name: str) -> str | None:
 
 
 def parse_raw_query(raw_query: str, *, plus_is_space: bool = True) -> list[tuple[str, str | None]]:
-    """("k", "v") pairs in order, percent-decoded; a key with no '=' has value None (S3 tells
-    "?acl" from "?acl=" in SigV2). '+' is a space, as for the router's decoded query."""
+    """("k", "v") pairs in order, percent-decoded; a key with no '=' has value None (SigV2 tells
+    "?acl" from "?acl="). '+' is a space, as in the router's decoded query, unless SigV2 asks."""
+    dec = _decode_plus if plus_is_space else unquote
     pairs: list[tuple[str, str | None]] = []
     for part in raw_query.split("&") if raw_query else ():
         if not part:
             continue
         key, eq, value = part.partition("=")
-        dec = _decode_plus if plus_is_space else unquote
         pairs.append((dec(key), dec(value) if eq else None))
     return pairs
 
@@ -493,27 +494,15 @@ def _v4_query(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[s
 # --------------------------------------------------------------------------- SigV2
 
 
-def canonical_resource_v2(raw_path: str, raw_query: str, host_bucket: str | None = None) -> str:
-    """[/bucket] + the path exactly as received + the sorted signed sub-resources, their values
-    decoded ('?acl' stays '?acl', '?acl=' stays '?acl=', as botocore signs them)."""
-    return _canonical_resource_v2(raw_path, parse_raw_query(raw_query, plus_is_space=False),
-                                  host_bucket)
-
-
 def _canonical_resource_v2(raw_path: str, pairs: list[tuple[str, str | None]],
                            host_bucket: str | None) -> str:
+    """[/bucket] + the path exactly as received + the signed sub-resources sorted by name, their
+    values decoded ("?acl" stays "?acl" and "?acl=" stays "?acl=", as botocore signs them)."""
     resource = (f"/{host_bucket}" if host_bucket else "") + raw_path
     subs = sorted((p for p in pairs if p[0] in V2_SUBRESOURCES), key=lambda p: p[0])
     if subs:
         resource += "?" + "&".join(k if v is None else f"{k}={v}" for k, v in subs)
     return resource
-
-
-def string_to_sign_v2(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], *,
-                      expires: str | None = None, host_bucket: str | None = None) -> str:
-    hdrs = _header_lists(headers)
-    pairs = parse_raw_query(raw_query, plus_is_space=False)
-    return _string_to_sign_v2(method, raw_path, pairs, hdrs, expires, host_bucket)
 
 
 def _string_to_sign_v2(method: str, raw_path: str, pairs: list[tuple[str, str | None]],
