@@ -41,6 +41,6 @@ RUN groupadd --system --gid 10001 plen \
 USER 10001:10001
 WORKDIR /home/plen
 
-EXPOSE 7070 7100
+EXPOSE 7070 7100 9000
 ENTRYPOINT ["plen"]
 CMD ["--help"]
