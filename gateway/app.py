@@ -110,10 +110,13 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         s3 = await _prepare(request)
         if s3.endpoint.operation in _UPLOADS:
             await s3.require_bucket()
-    except S3Error as err:
-        return error_response(request, err)
-    except WireError as err:
-        return error_response(request, from_wire(err, "bucket"))
+    except (S3Error, WireError) as err:
+        refusal = error_response(request, err if isinstance(err, S3Error)
+                                 else from_wire(err, "bucket"))
+        # The client will not send the body it announced, so what follows on this
+        # connection is not this request's body: close it after the refusal, as S3 does.
+        refusal.force_close()
+        return refusal
     if request.version >= (1, 1):
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     return None
