@@ -81,7 +81,9 @@ class Target:
 
 
 def _http(method: str, url: str, body: bytes | None = None) -> int:
-    req = urllib.request.Request(url, data=body, method=method)
+    # text/plain: under urllib's default form type, moto's Flask would swallow the body.
+    req = urllib.request.Request(url, data=body, method=method,
+                                 headers={"Content-Type": "text/plain"})
     with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:
         resp.read()
         return resp.status

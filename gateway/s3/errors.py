@@ -61,6 +61,7 @@ S3_ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType({
              "order by part number."),
     "InvalidRequest": ErrorSpec(400, "Invalid Request"),
     "InvalidStorageClass": ErrorSpec(400, "The storage class you specified is not valid."),
+    "BadRequest": ErrorSpec(400, "Bad Request"),
     "InvalidTag": ErrorSpec(400, "The tag provided was not a valid tag."),
     "InvalidURI": ErrorSpec(400, "Couldn't parse the specified URI."),
     "KeyTooLongError": ErrorSpec(400, "Your key is too long."),

@@ -543,8 +543,9 @@ def parse_complete_multipart_upload(body: bytes) -> list[tuple[int, str, dict[st
 def parse_tagging(body: bytes, *, max_tags: int = 10) -> list[tuple[str, str]]:
     """PutObjectTagging / PutBucketTagging body -> [(key, value)].
 
-    InvalidTag for more than ``max_tags`` tags (objects 10; buckets pass 50), an empty key or
-    one over 128 characters, a value over 256 characters, or a repeated key.
+    BadRequest for more than ``max_tags`` tags (objects 10; buckets pass 50), as S3 answers;
+    InvalidTag for an empty key or one over 128 characters, a value over 256 characters, or a
+    repeated key.
     """
     children = _children(_parse(body, "Tagging"))
     tag_set = _all(children, "TagSet")
@@ -555,7 +556,7 @@ def parse_tagging(body: bytes, *, max_tags: int = 10) -> list[tuple[str, str]]:
         fields = _children(tag)
         tags.append((_one(fields, "Key") or "", _one(fields, "Value") or ""))
     if len(tags) > max_tags:
-        raise S3Error("InvalidTag", f"Object tags cannot be greater than {max_tags}")
+        raise S3Error("BadRequest", f"Object tags cannot be greater than {max_tags}")
     seen: set[str] = set()
     for key, value in tags:
         if not key or len(key) > MAX_TAG_KEY_CHARS:

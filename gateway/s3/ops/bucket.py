@@ -31,9 +31,12 @@ async def create_bucket(s3: S3Request) -> web.Response:
     try:
         await s3.fs.mkdir(s3.bucket_path)
     except WireError as err:
-        if err.code is ErrorCode.ALREADY_EXISTS:
+        if err.code is not ErrorCode.ALREADY_EXISTS:
+            raise
+        # S3 answers an owner re-creating a bucket with 200 in us-east-1 (for legacy
+        # compatibility) and BucketAlreadyOwnedByYou in every other region.
+        if s3.settings.region != "us-east-1":
             raise S3Error("BucketAlreadyOwnedByYou", BucketName=s3.bucket) from err
-        raise
     return web.Response(status=200, headers={"Location": s3.bucket_path})
 
 
@@ -43,7 +46,7 @@ async def head_bucket(s3: S3Request) -> web.Response:
 
 
 async def delete_bucket(s3: S3Request) -> web.Response:
-    with wire_errors("bucket"):
+    with wire_errors("bucket", BucketName=s3.bucket):
         await s3.fs.rmdir(s3.bucket_path)
     return web.Response(status=204)
 

@@ -22,12 +22,16 @@ CONTENT_META = _CHECKSUM_HEADERS
 
 
 @contextlib.contextmanager
-def wire_errors(context: str) -> Iterator[None]:
-    """Wire errors raised inside become the S3 error they mean for ``context``."""
+def wire_errors(context: str, **fields: str) -> Iterator[None]:
+    """Wire errors raised inside become the S3 error they mean for ``context``; ``fields``
+    (e.g. BucketName) go into the error document."""
     try:
         yield
     except WireError as err:
-        raise from_wire(err, context) from err
+        s3err = from_wire(err, context)
+        if s3err.status < 500:
+            s3err.fields.update(fields)
+        raise s3err from err
 
 
 def quoted(etag: str) -> str:
@@ -80,7 +84,7 @@ def tagging_from_header(value: str | None) -> str | None:
 
 def check_tags(tags: list[tuple[str, str]]) -> None:
     if len(tags) > MAX_TAGS:
-        raise S3Error("InvalidTag", "Object tags cannot be greater than 10")
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10")
     seen = set()
     for key, value in tags:
         if not key or len(key) > 128 or len(value) > 256:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.s3 import checksums, xml
-from gateway.s3.errors import S3Error
+from gateway.s3.errors import S3Error, from_wire
 from gateway.s3.headers import check_write_conditions, user_metadata
 from gateway.s3.ops.common import (
     TAGGING_META,
@@ -21,7 +21,9 @@ from gateway.s3.ops.common import (
     wire_errors,
 )
 from gateway.s3.ops.listing import encoding_of, max_keys_of
+from gateway.s3.ops.object import raise_if_missing
 from gateway.s3.request import S3Request
+from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import (
     AbortUploadRequest,
     CompletePart,
@@ -115,11 +117,15 @@ async def complete_multipart_upload(s3: S3Request) -> web.Response:
         values = [stored[n].checksums.get(name) if n in stored else None for n, _, _ in listed]
         if values and all(values):
             meta[name] = checksums.composite(algorithm, [v for v in values if v])
-    with wire_errors("upload"):
+    try:
         resp = await s3.fs.nameserver.complete_upload(CompleteUploadRequest(
             path=s3.object_path, upload_id=upload_id,
             parts=[CompletePart(part_number=n, md5=etag) for n, etag, _ in listed],
             min_part_bytes=MIN_PART_BYTES, meta=meta, if_absent=if_absent, if_md5=if_match))
+    except WireError as err:
+        if err.code is ErrorCode.PRECONDITION_FAILED and if_match:
+            await raise_if_missing(s3)
+        raise from_wire(err, "upload") from err
     location = f"http://{s3.request.host}/{s3.bucket}/{s3.key}"
     body = xml.complete_multipart_upload_result(location=location, bucket=s3.bucket,
                                                 key=s3.key, etag=resp.file.md5,

@@ -71,9 +71,19 @@ async def put_object(s3: S3Request) -> web.Response:
     except WireError as err:
         if err.code is ErrorCode.NOT_FOUND:
             raise S3Error("NoSuchBucket", BucketName=s3.bucket) from err
+        if err.code is ErrorCode.PRECONDITION_FAILED and if_match:
+            await raise_if_missing(s3)
         raise
     headers = {"ETag": quoted(entry.md5), **payload.checksum_meta}
     return web.Response(status=200, headers=headers)
+
+
+async def raise_if_missing(s3: S3Request) -> None:
+    """A compare-and-swap write of a key that does not exist: S3 says NoSuchKey, not 412."""
+    with wire_errors("key"):
+        st = await s3.fs.stat(s3.object_path)
+    if st.file is None:
+        raise S3Error("NoSuchKey", Key=s3.key)
 
 
 async def _put_marker(s3: S3Request) -> web.Response:

@@ -99,6 +99,12 @@ async def get_object_attributes(s3: S3Request) -> web.Response:
         checksums=object_checksums if "Checksum" in wanted and object_checksums else None,
         object_size=entry.size if "ObjectSize" in wanted else None,
         storage_class="STANDARD" if "StorageClass" in wanted else None,
-        parts=None)
+        parts=_parts(entry) if "ObjectParts" in wanted else None)
     return web.Response(body=body, content_type="application/xml",
                         headers={"Last-Modified": http_date(entry.mtime)})
+
+
+def _parts(entry: FileEntry) -> xml.ObjectParts | None:
+    """The part count of a multipart object (its ETag ends in ``-N``); None otherwise."""
+    _, dash, count = entry.md5.rpartition("-")
+    return xml.ObjectParts(parts_count=int(count)) if dash and count.isdigit() else None

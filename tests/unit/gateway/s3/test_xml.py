@@ -518,8 +518,13 @@ def test_parse_tagging_limits_at_the_edge_are_accepted():
     assert s3xml.parse_tagging(b"<Tagging><TagSet></TagSet></Tagging>") == []
 
 
+def test_parse_tagging_refuses_more_than_ten_tags_as_bad_request():
+    with pytest.raises(S3Error) as info:
+        s3xml.parse_tagging(_tagging_body([(f"k{i}", "v") for i in range(11)]))
+    assert (info.value.code, info.value.status) == ("BadRequest", 400)
+
+
 @pytest.mark.parametrize("tags", [
-    [(f"k{i}", "v") for i in range(11)],
     [("K" * 129, "v")],
     [("k", "V" * 257)],
     [("k", "1"), ("k", "2")],
