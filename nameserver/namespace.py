@@ -33,6 +33,7 @@ from plen.wire.namespace import (
     ClusterInfoResponse,
     ClusterStatusResponse,
     CommitFileRequest,
+    CommittedBlock,
     CopyFileRequest,
     DeleteFileRequest,
     DirEntry,
@@ -112,6 +113,16 @@ def file_entry(name: str, raw: str, *, inline_data: bool = False,
                      inline="inline" in e,
                      inline_data=e.get("inline") if inline_data else None,
                      blocks=blocks or [], block_count=len(e.get("blocks", [])))
+
+
+def check_blocks(blocks: list[CommittedBlock], size: int) -> None:
+    """Blocks a writer commits must add up to the size and carry well-formed ids."""
+    total = sum(b.block.size for b in blocks)
+    if total != size:
+        raise WireError(ErrorCode.INVALID, f"blocks hold {total} bytes, not {size}")
+    for b in blocks:
+        if not is_block_id(b.block.block_id) or not all(map(is_server_id, b.replicas)):
+            raise WireError(ErrorCode.INVALID, "malformed block or server id")
 
 
 def parents_mode(parents: bool, require_top: bool) -> int:
@@ -371,12 +382,7 @@ class Namespace:
                 raise WireError(ErrorCode.INVALID, "inline data is only for small files")
             entry["inline"] = req.inline_data
         else:
-            total = sum(b.block.size for b in req.blocks)
-            if total != req.size:
-                raise WireError(ErrorCode.INVALID, f"blocks hold {total} bytes, not {req.size}")
-            for b in req.blocks:
-                if not is_block_id(b.block.block_id) or not all(map(is_server_id, b.replicas)):
-                    raise WireError(ErrorCode.INVALID, "malformed block or server id")
+            check_blocks(req.blocks, req.size)
             entry["blocks"] = [block_json(b.block) for b in req.blocks]
         raw = json.dumps(entry, separators=(",", ":"))
         await self.store.commit_file(

@@ -19,7 +19,7 @@ import secrets
 import time
 from typing import Any, Callable
 
-from nameserver.namespace import block_json, file_entry, file_path
+from nameserver.namespace import block_json, check_blocks, file_entry, file_path
 from nameserver.settings import Settings
 from nameserver.store.base import NewBlock, UploadGuard
 from nameserver.store.redis_store import PARENTS_BELOW_TOP, RedisStore
@@ -40,7 +40,6 @@ from plen.wire.namespace import (
     UploadEntry,
     UploadResponse,
 )
-from plen.wire.types import is_block_id, is_server_id
 
 MAX_PART_NUMBER = 10_000
 MAX_PAGE = 1000
@@ -103,12 +102,7 @@ class Uploads:
             raise WireError(ErrorCode.INVALID, f"part number must be 1 to {MAX_PART_NUMBER}")
         if not _MD5.fullmatch(req.md5):
             raise WireError(ErrorCode.INVALID, "a part's md5 is 32 lowercase hex digits")
-        total = sum(b.block.size for b in req.blocks)
-        if total != req.size:
-            raise WireError(ErrorCode.INVALID, f"blocks hold {total} bytes, not {req.size}")
-        for b in req.blocks:
-            if not is_block_id(b.block.block_id) or not all(map(is_server_id, b.replicas)):
-                raise WireError(ErrorCode.INVALID, "malformed block or server id")
+        check_blocks(req.blocks, req.size)
         part = {"size": req.size, "md5": req.md5, "mtime": self.clock(), "cs": req.checksums,
                 "blocks": [block_json(b.block) for b in req.blocks]}
         await self.store.put_part(

@@ -42,6 +42,13 @@ def is_marker_key(key: str) -> bool:
     return key.endswith("/")
 
 
+def refuse_marker_key(key: str) -> None:
+    """A key ending in ``/`` is a directory of the namespace, which holds no bytes."""
+    if is_marker_key(key):
+        raise S3Error("InvalidRequest", "A key ending in '/' is a directory in Plenilune and "
+                      "holds no data")
+
+
 def object_headers(entry: FileEntry | DirEntry, *, with_checksums: bool) -> dict[str, str]:
     """ETag, Last-Modified, Content-Type and the stored headers of an object."""
     if isinstance(entry, DirEntry):

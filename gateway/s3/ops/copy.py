@@ -23,6 +23,7 @@ from gateway.s3.ops.common import (
     TAGGING_META,
     checksums_by_algorithm,
     is_marker_key,
+    refuse_marker_key,
     refuse_unsupported,
     tagging_from_header,
     wire_errors,
@@ -74,9 +75,7 @@ async def _source(s3: S3Request) -> tuple[str, str, FileEntry]:
 async def copy_object(s3: S3Request) -> web.Response:
     s3.check_key()
     refuse_unsupported(s3.headers)
-    if is_marker_key(s3.key):
-        raise S3Error("InvalidRequest", "A key ending in '/' is a directory in Plenilune and "
-                      "holds no data")
+    refuse_marker_key(s3.key)
     src_bucket, src_key, src = await _source(s3)
     directive = s3.headers.get("x-amz-metadata-directive", "COPY").upper()
     tagging_directive = s3.headers.get("x-amz-tagging-directive", "COPY").upper()

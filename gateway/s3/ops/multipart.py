@@ -14,8 +14,8 @@ from gateway.s3.headers import check_write_conditions, user_metadata
 from gateway.s3.ops.common import (
     TAGGING_META,
     checksums_by_algorithm,
-    is_marker_key,
     quoted,
+    refuse_marker_key,
     refuse_unsupported,
     tagging_from_header,
     wire_errors,
@@ -58,9 +58,7 @@ def upload_id_of(s3: S3Request) -> str:
 async def create_multipart_upload(s3: S3Request) -> web.Response:
     s3.check_key()
     refuse_unsupported(s3.headers)
-    if is_marker_key(s3.key):
-        raise S3Error("InvalidRequest", "A key ending in '/' is a directory in Plenilune and "
-                      "holds no data")
+    refuse_marker_key(s3.key)
     meta = user_metadata(s3.headers)
     tagging = tagging_from_header(s3.headers.get("x-amz-tagging"))
     if tagging:
