@@ -1,0 +1,78 @@
+"""bench/bench_s3.py's workloads, with tiny counts against one real Plenilune target: they run
+end to end, and their read-back checks catch a wrong byte and a missing key. No timings are
+asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_s3.py"
+MiB = 1024 * 1024
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_s3", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return load_bench()
+
+
+@pytest.fixture(scope="module")
+def target(bench: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with bench.plenilune_target(tmp_path_factory.mktemp("bench-s3")) as target:
+        yield target
+
+
+def test_small_object_get_fails_when_an_object_was_overwritten(bench: ModuleType,
+                                                               target: Any) -> None:
+    client = target.client(4)
+    client.create_bucket(Bucket="smoke-small")
+    put = bench.small_put(client, "smoke-small", "c4", 12, 4)
+    get = bench.small_get(client, "smoke-small", "c4", 12, 4)
+    assert len(put.latencies_s) == len(get.latencies_s) == 12
+
+    client.put_object(Bucket="smoke-small", Key=bench.small_key("c4", 5), Body=bench.small_body(6))
+    with pytest.raises(bench.VerifyError):
+        bench.small_get(client, "smoke-small", "c4", 12, 4)
+
+
+def test_list_pages_fail_when_a_key_is_missing(bench: ModuleType, target: Any) -> None:
+    client = target.client(4)
+    client.create_bucket(Bucket="smoke-list")
+    bench.fill(client, "smoke-list", 0, 25, 4)
+    times = bench.list_pages(client, "smoke-list", 25, places=3, page=10)
+    assert len(times) == 6
+
+    client.delete_object(Bucket="smoke-list", Key=bench.list_key(17))
+    with pytest.raises(bench.VerifyError):
+        bench.list_pages(client, "smoke-list", 25, places=3, page=10)
+
+
+def test_large_object_round_trips_single_stream_and_multipart(bench: ModuleType, target: Any,
+                                                              tmp_path: Path) -> None:
+    client = target.client(4)
+    client.create_bucket(Bucket="smoke-large")
+    src = tmp_path / "src.bin"
+    md5 = bench.make_file(src, 11 * MiB)
+    transfer = bench.TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB,
+                                    max_concurrency=3, preferred_transfer_client="classic")
+    result = bench.large_object(target, "smoke-large", src, md5, tmp_path, transfer)
+    assert result.errors == {}
+    assert all(math.isfinite(s) for s in (result.put_stream_s, result.get_stream_s,
+                                          result.upload_file_s, result.download_file_s))
+    assert result.peak_rss_bytes > 0
