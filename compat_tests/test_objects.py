@@ -106,8 +106,6 @@ def test_content_headers_round_trip(s3: Any, bucket: str) -> None:
         assert answer["Metadata"] == {}
 
 
-@pytest.mark.reference_diverges("moto ignores response-content-type and the other "
-                                "response-* overrides")
 def test_get_object_response_overrides_headers(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentType="text/plain")
     got = s3.get_object(Bucket=bucket, Key="k", ResponseContentType="application/json",
