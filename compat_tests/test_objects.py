@@ -139,3 +139,15 @@ def test_put_object_with_malformed_content_md5_is_invalid_digest(
         assert answer.status == 400, (value, answer.body)
         assert answer.error["Code"] == "InvalidDigest", (value, answer.error)
     expect_error(404, "404", s3.head_object, Bucket=bucket, Key="k")
+
+
+def test_deleting_a_folder_object_keeps_the_keys_below_it(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="folder/", Body=b"")
+    s3.put_object(Bucket=bucket, Key="folder/inside", Body=b"kept")
+    s3.delete_object(Bucket=bucket, Key="folder/")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["folder/inside"]
+    expect_error(404, "NoSuchKey", s3.get_object, Bucket=bucket, Key="folder/")
+    assert s3.get_object(Bucket=bucket, Key="folder/inside")["Body"].read() == b"kept"
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "folder/inside"}]})
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert "CommonPrefixes" not in s3.list_objects_v2(Bucket=bucket, Delimiter="/")

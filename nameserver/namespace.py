@@ -284,7 +284,8 @@ class Namespace:
         return MkdirResponse(dir=dir_entry(comps[-1], raw), created=created)
 
     async def rmdir(self, req: RmdirRequest) -> EmptyResponse:
-        await self.store.rmdir(dir_path(req.path, allow_root=False), recursive=req.recursive)
+        await self.store.rmdir(dir_path(req.path, allow_root=False), recursive=req.recursive,
+                               unmark=req.unmark)
         return EmptyResponse()
 
     async def delete_file(self, req: DeleteFileRequest) -> EmptyResponse:

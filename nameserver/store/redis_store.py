@@ -188,8 +188,8 @@ class RedisStore:
                                             int(mark_parents), int(exist_ok), *_comps(path))
         return entry.decode(), bool(created)
 
-    async def rmdir(self, path: list[str], *, recursive: bool) -> None:
-        await self._script("rmdir", int(recursive), *_comps(path))
+    async def rmdir(self, path: list[str], *, recursive: bool, unmark: bool = False) -> None:
+        await self._script("rmdir", int(recursive), int(unmark), *_comps(path))
 
     async def rename(self, src: list[str], dst: list[str], *, kind: str, overwrite: bool,
                      parents: bool, now: float) -> None:

@@ -316,8 +316,10 @@ class FileSystem:
         return await self.nameserver.mkdir(path, parents=parents, exist_ok=exist_ok,
                                            mark_parents=mark_parents, require_top=require_top)
 
-    async def rmdir(self, path: str, *, recursive: bool = False) -> None:
-        await self.nameserver.rmdir(path, recursive=recursive)
+    async def rmdir(self, path: str, *, recursive: bool = False, unmark: bool = False) -> None:
+        """``unmark``: a directory that is not empty only loses its marker (S3 deleting the
+        object ``dir/``); it then vanishes with its last child, as an S3 prefix does."""
+        await self.nameserver.rmdir(path, recursive=recursive, unmark=unmark)
 
     async def delete_file(self, path: str, *, if_md5: str | None = None) -> None:
         await self.nameserver.delete_file(path, if_md5=if_md5)

@@ -133,8 +133,8 @@ class NameserverClient:
                            mark_parents=mark_parents, require_top=require_top)
         return await self._call(req.ENDPOINT, req, MkdirResponse, idempotent=False)
 
-    async def rmdir(self, path: str, *, recursive: bool = False) -> None:
-        req = RmdirRequest(path=path, recursive=recursive)
+    async def rmdir(self, path: str, *, recursive: bool = False, unmark: bool = False) -> None:
+        req = RmdirRequest(path=path, recursive=recursive, unmark=unmark)
         await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
 
     async def delete_file(self, path: str, *, if_md5: str | None = None) -> None:

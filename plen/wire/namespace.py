@@ -154,6 +154,7 @@ class RmdirRequest:
     ENDPOINT: ClassVar[str] = "rmdir"
     path: str
     recursive: bool = False
+    unmark: bool = False  # not empty: only drop the marker (it stays while children do)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,7 @@ from plen.wire.namespace import (
     CompletePart,
     CompleteUploadRequest,
     CreateUploadRequest,
+    DeleteFileRequest,
     ListPartsRequest,
     ListUploadsRequest,
     MkdirRequest,
@@ -215,3 +216,17 @@ async def test_slices_keep_their_start_and_reference_the_block(up):
     assert await refs(store, bids[0]) == 2
     await put_inline(ns, "/b/src")  # overwriting the source leaves the slice's reference
     assert await refs(store, bids[0]) == 1
+
+
+async def test_rmdir_unmark_keeps_a_non_empty_directory_as_implicit(up):
+    ns, *_ = up
+    await ns.mkdir(MkdirRequest(path="/b/d"))
+    await put_inline(ns, "/b/d/f")
+    await ns.rmdir(RmdirRequest(path="/b/d", unmark=True))
+    st = await ns.stat(StatRequest(path="/b/d/"))
+    assert st.dir is not None and not st.dir.marker
+    await ns.delete_file(DeleteFileRequest(path="/b/d/f"))
+    assert (await ns.stat(StatRequest(path="/b/d/"))).dir is None  # gone with its last file
+    await ns.mkdir(MkdirRequest(path="/b/e"))
+    await ns.rmdir(RmdirRequest(path="/b/e", unmark=True))  # empty: removed outright
+    assert (await ns.stat(StatRequest(path="/b/e/"))).dir is None

@@ -13,8 +13,7 @@ from gateway.s3.request import S3Request
 from plen.wire.errors import ErrorCode, WireError
 
 CONCURRENCY = 32
-_GONE = (ErrorCode.NOT_FOUND, ErrorCode.NOT_A_DIRECTORY, ErrorCode.IS_A_DIRECTORY,
-         ErrorCode.NOT_EMPTY)
+_GONE = (ErrorCode.NOT_FOUND, ErrorCode.NOT_A_DIRECTORY, ErrorCode.IS_A_DIRECTORY)
 
 
 async def delete_objects(s3: S3Request) -> web.Response:
@@ -27,7 +26,7 @@ async def delete_objects(s3: S3Request) -> web.Response:
         async with limit:
             try:
                 if is_marker_key(key):
-                    await s3.fs.rmdir(path)
+                    await s3.fs.rmdir(path, unmark=True)
                 else:
                     await s3.fs.delete_file(path)
             except WireError as err:

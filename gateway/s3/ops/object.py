@@ -195,14 +195,13 @@ async def delete_object(s3: S3Request) -> web.Response:
     refuse_unsupported({k: v for k, v in s3.headers.items() if k.lower() != "x-amz-acl"})
     try:
         if is_marker_key(s3.key):
-            await s3.fs.rmdir(s3.object_path)
+            await s3.fs.rmdir(s3.object_path, unmark=True)
         else:
             await s3.fs.delete_file(s3.object_path)
     except WireError as err:
-        # Deleting what is not there succeeds in S3; so does deleting a marker of a
-        # directory that still has keys below it (the keys stay, as they would in S3).
+        # Deleting what is not there succeeds in S3.
         if err.code not in (ErrorCode.NOT_FOUND, ErrorCode.NOT_A_DIRECTORY,
-                            ErrorCode.IS_A_DIRECTORY, ErrorCode.NOT_EMPTY):
+                            ErrorCode.IS_A_DIRECTORY):
             raise
         if err.code is ErrorCode.NOT_FOUND:
             await s3.require_bucket()
