@@ -249,3 +249,15 @@ def test_paginators_walk_everything(s3: Any, listed_bucket: str,
     pages = list(v1d)
     with reference_diverges(PREFIX_REPEATED):
         assert sorted(k for p in pages for k in _keys(p) + _prefixes(p)) == sorted(TOP_LEVEL)
+
+
+def test_marker_inside_a_common_prefix_lists_that_prefix_if_keys_follow(
+        s3: Any, bucket: str) -> None:
+    for key in ["a", "dir/1", "dir/3", "z"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    page = s3.list_objects(Bucket=bucket, Delimiter="/", Marker="dir/2")
+    assert [p["Prefix"] for p in page.get("CommonPrefixes", [])] == ["dir/"]
+    assert [o["Key"] for o in page.get("Contents", [])] == ["z"]
+    page = s3.list_objects_v2(Bucket=bucket, Delimiter="/", StartAfter="dir/3")
+    assert "CommonPrefixes" not in page
+    assert [o["Key"] for o in page.get("Contents", [])] == ["z"]

@@ -122,9 +122,14 @@ async def _list_directory(s3: S3Request, page: Page, dir_path: str, directory: s
                           name_prefix: str, rel_after: str | None, max_keys: int) -> None:
     start_after = None
     if rel_after:
-        head, slash, _ = rel_after.partition("/")
-        # Inside a subdirectory: resume after that whole directory (its common prefix).
+        head, slash, rest = rel_after.partition("/")
+        # Inside a subdirectory: its common prefix comes first if it still has keys after
+        # the marker, then the listing resumes after that whole directory.
         start_after = head + "/" if slash else rel_after
+        if rest and head.startswith(name_prefix):
+            later = await s3.fs.walk(f"{dir_path}{head}/", start_after=rest, limit=1)
+            if later.items and not _emit(page, f"{directory}{head}/", None, max_keys):
+                return
     async for entry in s3.fs.iter_dir(dir_path, prefix=name_prefix, start_after=start_after,
                                       page_size=min(max_keys + 1, MAX_KEYS)):
         if isinstance(entry, DirEntry):
