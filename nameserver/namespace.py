@@ -115,6 +115,11 @@ def file_entry(name: str, raw: str, *, inline_data: bool = False,
                      blocks=blocks or [], block_count=len(e.get("blocks", [])))
 
 
+def entry_json(value: Any) -> str:
+    """The compact JSON kept in Redis for entries, parts and uploads."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def check_blocks(blocks: list[CommittedBlock], size: int) -> None:
     """Blocks a writer commits must add up to the size and carry well-formed ids."""
     total = sum(b.block.size for b in blocks)
@@ -312,7 +317,7 @@ class Namespace:
             e["ct"] = req.content_type
         if req.meta is not None:
             e["meta"] = req.meta
-        new_raw = json.dumps(e, separators=(",", ":"))
+        new_raw = entry_json(e)
         blocks = [NewBlock(block_id=b[0], replicas=[]) for b in e.get("blocks", [])]
         await self.store.commit_file(dst, new_raw, blocks, now=self.clock(),
                                      parents=parents_mode(req.parents, req.require_top),
@@ -333,7 +338,7 @@ class Namespace:
                                 "the file does not have the expected checksum")
             meta = {k: v for k, v in (e.get("meta") or {}).items() if k not in req.delete_meta}
             e["meta"] = {**meta, **req.set_meta}
-            new_raw = json.dumps(e, separators=(",", ":"))
+            new_raw = entry_json(e)
             try:
                 await self.store.replace_entry(comps, raw, new_raw)
             except WireError as err:
@@ -385,7 +390,7 @@ class Namespace:
         else:
             check_blocks(req.blocks, req.size)
             entry["blocks"] = [block_json(b.block) for b in req.blocks]
-        raw = json.dumps(entry, separators=(",", ":"))
+        raw = entry_json(entry)
         await self.store.commit_file(
             comps, raw, [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas))
                          for b in req.blocks],

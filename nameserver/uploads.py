@@ -19,7 +19,7 @@ import secrets
 import time
 from typing import Any, Callable
 
-from nameserver.namespace import block_json, check_blocks, file_entry, file_path
+from nameserver.namespace import block_json, check_blocks, entry_json, file_entry, file_path
 from nameserver.settings import Settings
 from nameserver.store.base import NewBlock, UploadGuard
 from nameserver.store.redis_store import PARENTS_BELOW_TOP, RedisStore
@@ -75,10 +75,6 @@ def part_entry(number: int, part: dict[str, Any]) -> PartEntry:
                      mtime=part["mtime"], checksums=part.get("cs") or {})
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 class Uploads:
     def __init__(self, store: RedisStore, settings: Settings,
                  clock: Callable[[], float] = time.time) -> None:
@@ -90,7 +86,7 @@ class Uploads:
         _, bucket, key = bucket_and_key(req.path)
         upload_id = new_upload_id()
         info = {"initiated": self.clock(), "ct": req.content_type, "meta": req.meta}
-        await self.store.create_upload(bucket, key, upload_id, _dumps(info))
+        await self.store.create_upload(bucket, key, upload_id, entry_json(info))
         return UploadResponse(upload=UploadEntry(upload_id=upload_id, key=key,
                                                  initiated=info["initiated"],
                                                  content_type=req.content_type, meta=req.meta))
@@ -106,7 +102,7 @@ class Uploads:
         part = {"size": req.size, "md5": req.md5, "mtime": self.clock(), "cs": req.checksums,
                 "blocks": [block_json(b.block) for b in req.blocks]}
         await self.store.put_part(
-            req.upload_id, key, req.part_number, _dumps(part),
+            req.upload_id, key, req.part_number, entry_json(part),
             [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas)) for b in req.blocks],
             want_rf=self.settings.replication_factor)
         return PartResponse(part=part_entry(req.part_number, part))
@@ -171,7 +167,7 @@ class Uploads:
                  "mtime": self.clock(), "md5": f"{digest.hexdigest()}-{len(chosen)}",
                  "crc": None, "ct": info.get("ct"),
                  "meta": {**(info.get("meta") or {}), **req.meta}, "blocks": blocks}
-        raw_entry = _dumps(entry)
+        raw_entry = entry_json(entry)
         await self.store.commit_file(
             comps, raw_entry, [NewBlock(block_id=b[0], replicas=[]) for b in blocks],
             now=self.clock(), parents=PARENTS_BELOW_TOP, if_absent=req.if_absent,

@@ -91,14 +91,15 @@ class S3Request:
     async def read_xml(self) -> bytes:
         return await self.payload().read_all(self.settings.max_xml_bytes)
 
-    async def require_bucket(self) -> None:
-        """NoSuchBucket unless the bucket exists (a top-level directory)."""
+    async def require_bucket(self, bucket: str | None = None) -> None:
+        """NoSuchBucket unless the bucket (by default the request's) exists."""
+        bucket = bucket or self.bucket
         try:
-            st = await self.fs.stat(self.bucket_path + "/")
+            st = await self.fs.stat(f"/{bucket}/")
         except WireError as err:
             raise from_wire(err, "bucket") from err
         if st.dir is None:
-            raise S3Error("NoSuchBucket", BucketName=self.bucket)
+            raise S3Error("NoSuchBucket", BucketName=bucket)
 
     def response_headers(self) -> dict[str, str]:
         return {"x-amz-request-id": self.request_id, "x-amz-id-2": self.request_id}

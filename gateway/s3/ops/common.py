@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from typing import NoReturn
 from urllib.parse import parse_qsl, urlencode
 
 from gateway.s3 import checksums
 from gateway.s3.errors import S3Error, from_wire
 from gateway.s3.headers import STORED_HEADERS, http_date
+from gateway.s3.request import S3Request
 from plen.wire.errors import WireError
-from plen.wire.namespace import DirEntry, FileEntry
+from plen.wire.namespace import DirEntry, FileEntry, StatResponse
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -32,6 +34,19 @@ def wire_errors(context: str, **fields: str) -> Iterator[None]:
         if s3err.status < 500:
             s3err.fields.update(fields)
         raise s3err from err
+
+
+async def stat_key(s3: S3Request, bucket: str, key: str, *,
+                   with_blocks: bool = False) -> StatResponse:
+    """The namespace's answer for an object path; a key below a file is NoSuchKey."""
+    with wire_errors("key", Key=key):
+        return await s3.fs.stat(f"/{bucket}/{key}", with_blocks=with_blocks)
+
+
+async def no_such_key(s3: S3Request, bucket: str, key: str) -> NoReturn:
+    """The key is not there: NoSuchBucket if its bucket is not either, else NoSuchKey."""
+    await s3.require_bucket(bucket)
+    raise S3Error("NoSuchKey", Key=key)
 
 
 def quoted(etag: str) -> str:

@@ -23,8 +23,10 @@ from gateway.s3.ops.common import (
     TAGGING_META,
     checksums_by_algorithm,
     is_marker_key,
+    no_such_key,
     refuse_marker_key,
     refuse_unsupported,
+    stat_key,
     tagging_from_header,
     wire_errors,
 )
@@ -49,18 +51,9 @@ async def _source(s3: S3Request) -> tuple[str, str, FileEntry]:
     if is_marker_key(key):
         raise S3Error("InvalidRequest", "A key ending in '/' is a directory in Plenilune and "
                       "cannot be a copy source")
-    try:
-        st = await s3.fs.stat(f"/{bucket}/{key}")
-    except WireError as err:
-        if err.code in (ErrorCode.NOT_A_DIRECTORY, ErrorCode.IS_A_DIRECTORY):
-            raise S3Error("NoSuchKey", Key=key) from err
-        raise
+    st = await stat_key(s3, bucket, key)
     if st.file is None:
-        with wire_errors("bucket"):
-            bucket_st = await s3.fs.stat(f"/{bucket}/")
-        if bucket_st.dir is None:
-            raise S3Error("NoSuchBucket", BucketName=bucket)
-        raise S3Error("NoSuchKey", Key=key)
+        await no_such_key(s3, bucket, key)
     conditions = {plain: s3.headers[h] for h, plain in _SOURCE_CONDITIONS.items()
                   if h in s3.headers}
     try:

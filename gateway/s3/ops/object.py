@@ -22,9 +22,11 @@ from gateway.s3.ops.common import (
     EMPTY_MD5,
     TAGGING_META,
     is_marker_key,
+    no_such_key,
     object_headers,
     quoted,
     refuse_unsupported,
+    stat_key,
     tagging_from_header,
     wire_errors,
 )
@@ -101,20 +103,13 @@ async def _put_marker(s3: S3Request) -> web.Response:
 async def _lookup(s3: S3Request, *, with_blocks: bool) -> FileEntry | DirEntry:
     s3.check_key()
     _check_version(s3)
-    path = s3.object_path
-    try:
-        st = await s3.fs.stat(path, with_blocks=with_blocks)
-    except WireError as err:
-        if err.code in (ErrorCode.NOT_A_DIRECTORY, ErrorCode.IS_A_DIRECTORY):
-            raise S3Error("NoSuchKey", Key=s3.key) from err
-        raise
+    st = await stat_key(s3, s3.bucket, s3.key, with_blocks=with_blocks)
     if is_marker_key(s3.key):
         if st.dir is not None and st.dir.marker:
             return st.dir
     elif st.file is not None:
         return st.file
-    await s3.require_bucket()
-    raise S3Error("NoSuchKey", Key=s3.key)
+    await no_such_key(s3, s3.bucket, s3.key)
 
 
 def _read_headers(s3: S3Request, entry: FileEntry | DirEntry) -> dict[str, str]:

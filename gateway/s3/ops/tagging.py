@@ -17,8 +17,10 @@ from gateway.s3.ops.common import (
     TAGGING_META,
     check_tags,
     checksums_by_algorithm,
+    no_such_key,
     parse_tags,
     refuse_unsupported,
+    stat_key,
 )
 from gateway.s3.request import S3Request
 from plen.wire.errors import ErrorCode, WireError
@@ -27,15 +29,9 @@ from plen.wire.namespace import FileEntry, UpdateFileRequest
 
 async def _file(s3: S3Request) -> FileEntry:
     s3.check_key()
-    try:
-        st = await s3.fs.stat(s3.object_path)
-    except WireError as err:
-        if err.code in (ErrorCode.NOT_A_DIRECTORY, ErrorCode.IS_A_DIRECTORY):
-            raise S3Error("NoSuchKey", Key=s3.key) from err
-        raise
+    st = await stat_key(s3, s3.bucket, s3.key)
     if st.file is None:
-        await s3.require_bucket()
-        raise S3Error("NoSuchKey", Key=s3.key)
+        await no_such_key(s3, s3.bucket, s3.key)
     return st.file
 
 
@@ -45,8 +41,7 @@ async def _update(s3: S3Request, req: UpdateFileRequest) -> None:
     except WireError as err:
         if err.code in (ErrorCode.NOT_FOUND, ErrorCode.NOT_A_DIRECTORY,
                         ErrorCode.IS_A_DIRECTORY):
-            await s3.require_bucket()
-            raise S3Error("NoSuchKey", Key=s3.key) from err
+            await no_such_key(s3, s3.bucket, s3.key)
         raise
 
 
