@@ -113,8 +113,7 @@ async def copy_object(s3: S3Request) -> web.Response:
 
 
 async def _check_destination(s3: S3Request, if_absent: bool, if_match: str | None) -> None:
-    with wire_errors("key"):
-        st = await s3.fs.stat(s3.object_path)
+    st = await stat_key(s3, s3.bucket, s3.key)
     if if_absent and st.file is not None:
         raise S3Error("PreconditionFailed", Condition="If-None-Match")
     if if_match and (st.file is None or st.file.md5 != if_match.strip('"')):

@@ -82,8 +82,7 @@ async def put_object(s3: S3Request) -> web.Response:
 
 async def raise_if_missing(s3: S3Request) -> None:
     """A compare-and-swap write of a key that does not exist: S3 says NoSuchKey, not 412."""
-    with wire_errors("key"):
-        st = await s3.fs.stat(s3.object_path)
+    st = await stat_key(s3, s3.bucket, s3.key)
     if st.file is None:
         raise S3Error("NoSuchKey", Key=s3.key)
 
