@@ -27,12 +27,22 @@ from plen.wire.errors import WireError
 @option("--allocation-ttl", envvar="PLEN_ALLOCATION_TTL_S", default=3600.0, type=float,
         help="Seconds before an uncommitted block is collected.")
 @option("--gc-interval", envvar="PLEN_GC_INTERVAL_S", default=5.0, type=float)
+@option("--lease-ttl", envvar="PLEN_LEASE_TTL_S", default=10.0, type=float,
+        help="Seconds before another nameserver takes over the background duties.")
+@option("--repair-interval", envvar="PLEN_REPAIR_INTERVAL_S", default=2.0, type=float)
+@option("--repair-concurrency", envvar="PLEN_REPAIR_CONCURRENCY", default=4, type=int,
+        help="Block copies in flight per target server (repair and rebalance).")
+@option("--rebalance-interval", envvar="PLEN_REBALANCE_INTERVAL_S", default=3.0, type=float,
+        help="Seconds between rebalance passes; 0 = no rebalancing.")
+@option("--rebalance-spread", envvar="PLEN_REBALANCE_SPREAD", default=0.10, type=float,
+        help="Largest allowed difference in utilisation (0.10 = 10 points) between servers.")
 @option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)
 @option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
 def main(host: str, port: int, redis_url: str, cluster_secret: str, replication: int,
          block_size: int, inline_max: int, heartbeat_interval: float, dead_after: float,
-         allocation_ttl: float, gc_interval: float, ready_file: Path | None,
-         log_level: str) -> None:
+         allocation_ttl: float, gc_interval: float, lease_ttl: float, repair_interval: float,
+         repair_concurrency: int, rebalance_interval: float, rebalance_spread: float,
+         ready_file: Path | None, log_level: str) -> None:
     """Run the nameserver: namespace, placement and membership, all state in Redis."""
     from nameserver.app import make_app
     from plen import service
@@ -43,7 +53,10 @@ def main(host: str, port: int, redis_url: str, cluster_secret: str, replication:
             replication_factor=replication, block_size_bytes=block_size,
             inline_max_bytes=inline_max, heartbeat_interval_s=heartbeat_interval,
             dead_after_s=dead_after, allocation_ttl_s=allocation_ttl, gc_interval_s=gc_interval,
-            ready_file=ready_file, log_level=log_level).validate()
+            lease_ttl_s=lease_ttl, repair_interval_s=repair_interval,
+            repair_concurrency=repair_concurrency, rebalance_interval_s=rebalance_interval,
+            rebalance_spread=rebalance_spread, ready_file=ready_file,
+            log_level=log_level).validate()
     except WireError as err:
         raise click.UsageError(err.message)
     service.setup_logging(log_level)

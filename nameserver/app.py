@@ -1,7 +1,7 @@
 """make_app: the nameserver's routes, store and background duties.
 
-The process is stateless; everything lives in Redis. Background duties (membership checks
-and GC) run only while this process holds the duties lease.
+The process is stateless; everything lives in Redis. Background duties (membership checks,
+repair, rebalance and GC) run only while this process holds the duties lease.
 """
 
 from __future__ import annotations
@@ -14,17 +14,27 @@ from aiohttp import web
 
 from nameserver.api import admin, client, cluster
 from nameserver.appkeys import (
+    fsck_key,
     gc_key,
+    lease_key,
     membership_key,
     namespace_key,
+    rebalance_key,
+    repair_key,
+    servers_key,
     settings_key,
     store_key,
     uploads_key,
 )
+from nameserver.fsck import Fsck
 from nameserver.gc import GCWorker
 from nameserver.lease import Lease
 from nameserver.membership import Membership
+from nameserver.moves import Moves
 from nameserver.namespace import Namespace
+from nameserver.rebalance import Rebalancer
+from nameserver.repair import RepairWorker
+from nameserver.servers import Servers
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
 from nameserver.uploads import Uploads
@@ -55,6 +65,12 @@ def _store_context(injected: RedisStore | None):
         app[namespace_key] = Namespace(store, settings, membership)
         app[uploads_key] = Uploads(store, settings)
         app[gc_key] = GCWorker(store)
+        moves = Moves()
+        app[repair_key] = RepairWorker(store, settings, membership, moves)
+        app[rebalance_key] = Rebalancer(store, settings, membership, moves)
+        app[servers_key] = Servers(store, settings, membership)
+        app[fsck_key] = Fsck(store, settings, membership)
+        app[lease_key] = Lease(store, "duties", settings.lease_ttl_s)
         yield
         if injected is None:
             await store.close()
@@ -63,15 +79,15 @@ def _store_context(injected: RedisStore | None):
 
 
 async def _workers_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[settings_key]
-    lease = Lease(app[store_key], "duties", settings.lease_ttl_s)
-    tasks = [
-        asyncio.create_task(lease.run_forever()),
-        asyncio.create_task(run_forever("membership", app[membership_key].run_once,
-                                        settings.heartbeat_interval_s, lambda: lease.held)),
-        asyncio.create_task(run_forever("gc", app[gc_key].run_once, settings.gc_interval_s,
-                                        lambda: lease.held)),
-    ]
+    settings, lease = app[settings_key], app[lease_key]
+    duties = [("membership", app[membership_key].run_once, settings.heartbeat_interval_s),
+              ("repair", app[repair_key].run_once, settings.repair_interval_s),
+              ("gc", app[gc_key].run_once, settings.gc_interval_s)]
+    if settings.rebalance_interval_s > 0:
+        duties.append(("rebalance", app[rebalance_key].run_once, settings.rebalance_interval_s))
+    tasks = [asyncio.create_task(lease.run_forever())]
+    tasks += [asyncio.create_task(run_forever(name, run_once, interval, lambda: lease.held))
+              for name, run_once, interval in duties]
     yield
     for task in tasks:
         task.cancel()

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from nameserver.fsck import Fsck
 from nameserver.gc import GCWorker
+from nameserver.lease import Lease
 from nameserver.membership import Membership
 from nameserver.namespace import Namespace
+from nameserver.rebalance import Rebalancer
+from nameserver.repair import RepairWorker
+from nameserver.servers import Servers
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
 from nameserver.uploads import Uploads
@@ -17,3 +22,8 @@ membership_key = web.AppKey("membership", Membership)
 namespace_key = web.AppKey("namespace", Namespace)
 gc_key = web.AppKey("gc", GCWorker)
 uploads_key = web.AppKey("uploads", Uploads)
+repair_key = web.AppKey("repair", RepairWorker)
+rebalance_key = web.AppKey("rebalance", Rebalancer)
+servers_key = web.AppKey("servers", Servers)
+fsck_key = web.AppKey("fsck", Fsck)
+lease_key = web.AppKey("lease", Lease)

@@ -31,7 +31,6 @@ from plen.wire.namespace import (
     AllocateBlockRequest,
     AllocateBlockResponse,
     ClusterInfoResponse,
-    ClusterStatusResponse,
     CommitFileRequest,
     CommittedBlock,
     CopyFileRequest,
@@ -49,7 +48,6 @@ from plen.wire.namespace import (
     RenameRequest,
     ReportBadReplicaRequest,
     RmdirRequest,
-    ServerStatus,
     StatRequest,
     StatResponse,
     UpdateFileRequest,
@@ -392,7 +390,8 @@ class Namespace:
             entry["blocks"] = [block_json(b.block) for b in req.blocks]
         raw = entry_json(entry)
         await self.store.commit_file(
-            comps, raw, [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas))
+            comps, raw, [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas),
+                                  crc32c=b.block.crc32c)
                          for b in req.blocks],
             now=self.clock(), parents=parents_mode(req.parents, req.require_top),
             if_absent=req.if_absent, if_md5=req.if_md5,
@@ -410,41 +409,6 @@ class Namespace:
             raise WireError(ErrorCode.INVALID, "init wipes the file system: confirm it")
         await self.store.init()
         return EmptyResponse()
-
-    async def cluster_status(self) -> ClusterStatusResponse:
-        now = self.clock()
-        servers = await self.membership.servers(max_age_s=0)
-        rows = [ServerStatus(
-            server_id=ServerId(s.server_id), public_url=s.public_url, private_url=s.private_url,
-            zone=s.zone, state=s.state, capacity_bytes=s.capacity_bytes,  # type: ignore[arg-type]
-            used_bytes=s.used_bytes, free_bytes=max(s.capacity_bytes - s.used_bytes, 0),
-            blocks=s.blocks, last_heartbeat_age_s=round(now - s.last_heartbeat, 3))
-            for s in servers]
-        live = [r for r in rows if r.state != "dead"]
-        stats = await self.store.stats()
-        return ClusterStatusResponse(
-            servers=rows, replication_factor=self.settings.replication_factor,
-            capacity_bytes=sum(r.capacity_bytes for r in live),
-            used_bytes=sum(r.used_bytes for r in live),
-            free_bytes=sum(r.free_bytes for r in live), blocks=stats.get("blocks", 0),
-            files=stats.get("files", 0),
-            under_replicated_blocks=await self.under_replicated(
-                {s.server_id for s in servers if s.state != "dead"}))
-
-    async def under_replicated(self, live: set[str]) -> int:
-        """Blocks below the replication factor counting live replicas only; blocks found
-        healthy again leave the candidate set."""
-        candidates = await self.store.underreplicated()
-        healthy, count = [], 0
-        replica_sets = await self.store.replicas_of(candidates)
-        states = await self.store.block_states(candidates)
-        for bid, holders, state in zip(candidates, replica_sets, states):
-            if state != "live" or len(set(holders) & live) >= self.settings.replication_factor:
-                healthy.append(bid)
-            else:
-                count += 1
-        await self.store.clear_underreplicated(healthy)
-        return count
 
 
 def _range(prefix: str, start_after: str | None) -> tuple[bytes | None, bytes]:

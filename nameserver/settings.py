@@ -23,6 +23,10 @@ class Settings:
     read_token_ttl_s: float = 900.0
     gc_interval_s: float = 5.0
     lease_ttl_s: float = 10.0
+    repair_interval_s: float = 2.0
+    repair_concurrency: int = 4  # copies in flight per target server
+    rebalance_interval_s: float = 3.0  # 0: no rebalancing
+    rebalance_spread: float = 0.10  # largest allowed utilisation difference between servers
     ready_file: Path | None = None
     log_level: str = "INFO"
 
@@ -38,6 +42,14 @@ class Settings:
             problems.append("inline max must be between 0 and min(block size, 1 MiB)")
         if self.dead_after_s <= self.heartbeat_interval_s:
             problems.append("dead-after must be longer than the heartbeat interval")
+        if self.lease_ttl_s <= 0 or self.repair_interval_s <= 0:
+            problems.append("lease TTL and repair interval must be positive")
+        if self.repair_concurrency < 1:
+            problems.append("repair concurrency must be at least 1")
+        if self.rebalance_interval_s < 0:
+            problems.append("rebalance interval must be 0 (off) or positive")
+        if not 0 < self.rebalance_spread < 1:
+            problems.append("rebalance spread must be between 0 and 1 (a fraction)")
         if problems:
             raise WireError(ErrorCode.INVALID, "; ".join(problems))
         return self

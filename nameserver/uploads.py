@@ -103,7 +103,8 @@ class Uploads:
                 "blocks": [block_json(b.block) for b in req.blocks]}
         await self.store.put_part(
             req.upload_id, key, req.part_number, entry_json(part),
-            [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas)) for b in req.blocks],
+            [NewBlock(block_id=b.block.block_id, replicas=list(b.replicas),
+                                  crc32c=b.block.crc32c) for b in req.blocks],
             want_rf=self.settings.replication_factor)
         return PartResponse(part=part_entry(req.part_number, part))
 

@@ -1,26 +1,33 @@
-"""Admin API: run-once doors for every background duty (tests and operators), secret only."""
+"""Admin API: run-once doors for every background duty (tests and operators), and whether
+this process holds the duties lease. Cluster secret only."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from nameserver.api.cluster import check_secret
-from nameserver.appkeys import gc_key, membership_key
+from nameserver.appkeys import gc_key, lease_key, membership_key, rebalance_key, repair_key
 from plen.service import json_response
 
+DUTIES = {"gc": gc_key, "membership": membership_key, "repair": repair_key,
+          "rebalance": rebalance_key}
 
-async def gc_run_once(request: web.Request) -> web.Response:
+
+def _run_once(key: web.AppKey):
+    async def door(request: web.Request) -> web.Response:
+        check_secret(request)
+        result = await request.app[key].run_once()
+        return json_response({"result": result.value})
+    return door
+
+
+async def lease(request: web.Request) -> web.Response:
     check_secret(request)
-    result = await request.app[gc_key].run_once()
-    return json_response({"result": result.value})
-
-
-async def membership_run_once(request: web.Request) -> web.Response:
-    check_secret(request)
-    result = await request.app[membership_key].run_once()
-    return json_response({"result": result.value})
+    held = request.app[lease_key]
+    return json_response({"held": held.held, "holder": held.holder})
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/admin/gc/run-once", gc_run_once)
-    app.router.add_post("/admin/membership/run-once", membership_run_once)
+    for name, key in DUTIES.items():
+        app.router.add_post(f"/admin/{name}/run-once", _run_once(key))
+    app.router.add_post("/admin/lease", lease)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nameserver.appkeys import namespace_key, uploads_key
+from nameserver.appkeys import fsck_key, namespace_key, servers_key, uploads_key
 from plen.service import json_response, wire_route
 from plen.wire import namespace as ns
 
@@ -18,7 +18,7 @@ async def cluster_info(request: web.Request) -> web.Response:
 
 
 async def cluster_status(request: web.Request) -> web.Response:
-    return json_response(await _ns(request).cluster_status())
+    return json_response(await request.app[servers_key].cluster_status())
 
 
 def add_routes(app: web.Application) -> None:
@@ -46,5 +46,9 @@ def add_routes(app: web.Application) -> None:
     route(ns.ListUploadsRequest, "list_uploads", uploads_key)
     route(ns.CompleteUploadRequest, "complete_upload", uploads_key)
     route(ns.AbortUploadRequest, "abort_upload", uploads_key)
+    route(ns.ServerListRequest, "server_list", servers_key)
+    route(ns.ServerDrainRequest, "drain", servers_key)
+    route(ns.ServerRemoveRequest, "remove", servers_key)
+    route(ns.FsckRequest, "run", fsck_key)
     app.router.add_post(f"/v1/{ns.ClusterInfoResponse.ENDPOINT}", cluster_info)
     app.router.add_post(f"/v1/{ns.ClusterStatusResponse.ENDPOINT}", cluster_status)

@@ -1,4 +1,5 @@
-"""Cluster API (blockstores; private network): register and heartbeat, cluster secret only."""
+"""Cluster API (blockstores; private network): register, heartbeat and block report, cluster
+secret only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from aiohttp import web
 
 from nameserver.appkeys import membership_key, settings_key
 from plen.service import check_cluster_secret, wire_route
-from plen.wire.cluster import HeartbeatRequest, RegisterRequest
+from plen.wire.cluster import BlockReportRequest, HeartbeatRequest, RegisterRequest
 
 
 def check_secret(request: web.Request) -> None:
@@ -23,7 +24,14 @@ async def heartbeat(request: web.Request, req: HeartbeatRequest):
     return await request.app[membership_key].heartbeat(req)
 
 
+async def block_report(request: web.Request, req: BlockReportRequest):
+    check_secret(request)
+    return await request.app[membership_key].block_report(req)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(f"/cluster/{RegisterRequest.ENDPOINT}", wire_route(RegisterRequest, register))
     app.router.add_post(f"/cluster/{HeartbeatRequest.ENDPOINT}",
                         wire_route(HeartbeatRequest, heartbeat))
+    app.router.add_post(f"/cluster/{BlockReportRequest.ENDPOINT}",
+                        wire_route(BlockReportRequest, block_report))

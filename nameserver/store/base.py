@@ -17,6 +17,7 @@ from typing import Protocol
 class NewBlock:
     block_id: str
     replicas: list[str]  # server ids; empty for a block that is already live
+    crc32c: int | None = None  # of a freshly written block; None for one already live
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,15 @@ class UploadGuard:
     parts: list[tuple[int, str]]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockInfo:
+    block_id: str
+    state: str  # alloc | live
+    size: int
+    crc32c: int | None  # None until the block is live
+    replicas: frozenset[str]  # server ids in the block map
+
+
 @dataclass(slots=True)
 class ServerRecord:
     server_id: str
@@ -48,6 +58,7 @@ class ServerRecord:
     registered_at: float
     blocks: int = 0
     state: str = "live"
+    draining: bool = False
 
 
 class MetaStore(Protocol):

@@ -18,19 +18,23 @@ completed or aborted):
   uploads:{dir_id}        ZSET     ``key NUL upload_id``, all score 0: a bucket's uploads in
                                    key order, then in order of initiation (ids are time-ordered)
 Blocks:
-  block:{block_id}        HASH     size, crc, state (alloc|live), refs, expires, servers
+  block:{block_id}        HASH     size, crc (set when it goes live), state (alloc|live), refs,
+                                   expires, servers (the pipeline an allocation chose)
   replicas:{block_id}     SET      server ids holding a replica
   allocs                  ZSET     block id -> allocation expiry (blocks not yet committed)
   gc                      SET      block ids whose reference count fell to zero
   underrep                SET      block ids that may have fewer live replicas than wanted
+  excess                  SET      block ids that may have more replicas than wanted
 Servers:
   servers                 SET      server ids
-  server:{server_id}      HASH     public_url, private_url, zone, capacity, used, last_hb ...
+  server:{server_id}      HASH     public_url, private_url, zone, capacity, used, last_hb,
+                                   registered_at, state (live|dead, as last recorded), drain (1)
   server-blocks:{sid}     SET      block ids the server holds (from reports and commits)
   server-cmds:{sid}       LIST     command JSON for the server's next heartbeat
 Cluster:
   stats                   HASH     files, blocks
   lease:{duty}            STRING   holder of a background duty, with an expiry
+  repair-stats            HASH     repaired_bytes (total), rate (bytes/s, recent), at (when)
 """
 
 from __future__ import annotations
@@ -86,6 +90,10 @@ def underrep_key() -> str:
     return PREFIX + "underrep"
 
 
+def excess_key() -> str:
+    return PREFIX + "excess"
+
+
 def servers_key() -> str:
     return PREFIX + "servers"
 
@@ -108,3 +116,7 @@ def stats_key() -> str:
 
 def lease_key(duty: str) -> str:
     return f"{PREFIX}lease:{duty}"
+
+
+def repair_stats_key() -> str:
+    return PREFIX + "repair-stats"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import re
-from typing import Any
+from typing import Any, AsyncIterator
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nameserver.store import keys
-from nameserver.store.base import Guard, NewBlock, ServerRecord, UploadGuard
+from nameserver.store.base import BlockInfo, Guard, NewBlock, ServerRecord, UploadGuard
 from plen.wire.errors import ErrorCode, WireError
 
 _LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
@@ -130,7 +130,8 @@ class RedisStore:
                           upload: UploadGuard | None = None) -> None:
         block_args: list[Any] = [len(blocks)]
         for b in blocks:
-            block_args += [b.block_id, ",".join(b.replicas)]
+            block_args += [b.block_id, ",".join(b.replicas),
+                           "" if b.crc32c is None else b.crc32c]
         guard_args: list[Any] = _comps(guard.path) + [guard.entry_json] if guard else [0, ""]
         upload_args: list[Any] = ["", 0]
         if upload is not None:
@@ -145,6 +146,50 @@ class RedisStore:
         """Swap a file's entry for one with the same blocks, if it is still ``old_json``."""
         await self._script("replace_entry", old_json, new_json, *_comps(path))
 
+    # -- whole-store scans (fsck) -----------------------------------------------------------
+
+    async def all_file_entries(self) -> AsyncIterator[str]:
+        """Every file entry: under the root and in detached subtrees awaiting collection."""
+        pending = [await self.root_id()]
+        pending += [d.decode() for d in await self._call(self.redis.lrange(keys.trash_key(), 0, -1))]
+        while pending:
+            dir_id = pending.pop()
+            async for member, value in self.redis.hscan_iter(keys.dir_key(dir_id), count=500):
+                if member.endswith(b"/"):
+                    pending.append(json.loads(value)["id"])
+                else:
+                    yield value.decode()
+
+    async def all_upload_parts(self) -> AsyncIterator[str]:
+        async for key in self.redis.scan_iter(match=keys.upload_key("*"), count=500):
+            for field, value in (await self._call(self.redis.hgetall(key))).items():
+                if field not in (b"dir", b"key", b"info"):
+                    yield value.decode()
+
+    async def all_blocks(self, batch: int = 500) -> AsyncIterator[tuple[BlockInfo, int]]:
+        """Every block in the map with its reference count."""
+        prefix = keys.block_key("")
+        ids: list[str] = []
+        async for key in self.redis.scan_iter(match=keys.block_key("*"), count=batch):
+            ids.append(key.decode()[len(prefix):])
+            if len(ids) >= batch:
+                async for row in self._blocks_with_refs(ids):
+                    yield row
+                ids = []
+        async for row in self._blocks_with_refs(ids):
+            yield row
+
+    async def _blocks_with_refs(self, ids: list[str]) -> AsyncIterator[tuple[BlockInfo, int]]:
+        if not ids:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bid in ids:
+                pipe.hget(keys.block_key(bid), "refs")
+            refs = await self._call(pipe.execute())
+        for info, count in zip(await self.block_infos(ids), refs):
+            if info is not None:
+                yield info, int(count or 0)
+
     # -- multipart uploads ------------------------------------------------------------------
 
     async def create_upload(self, bucket: str, key: str, upload_id: str, info_json: str) -> None:
@@ -154,7 +199,8 @@ class RedisStore:
                        blocks: list[NewBlock], *, want_rf: int) -> None:
         block_args: list[Any] = [len(blocks)]
         for b in blocks:
-            block_args += [b.block_id, ",".join(b.replicas)]
+            block_args += [b.block_id, ",".join(b.replicas),
+                           "" if b.crc32c is None else b.crc32c]
         await self._script("put_part", upload_id, key, part_number, part_json, want_rf,
                            *block_args)
 
@@ -262,6 +308,48 @@ class RedisStore:
         if block_ids:
             await self._call(self.redis.sadd(keys.underrep_key(), *block_ids))
 
+    async def block_infos(self, block_ids: list[str]) -> list[BlockInfo | None]:
+        """What the block map knows of each block (None: no such block)."""
+        if not block_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bid in block_ids:
+                pipe.hmget(keys.block_key(bid), "state", "size", "crc")
+                pipe.smembers(keys.replicas_key(bid))
+            rows = await self._call(pipe.execute())
+        out: list[BlockInfo | None] = []
+        for i, bid in enumerate(block_ids):
+            state, size, crc = rows[2 * i]
+            if state is None:
+                out.append(None)
+                continue
+            out.append(BlockInfo(block_id=bid, state=state.decode(), size=int(size or 0),
+                                 crc32c=int(crc) if crc else None,
+                                 replicas=frozenset(r.decode() for r in rows[2 * i + 1])))
+        return out
+
+    async def excess(self, limit: int = 1000) -> list[str]:
+        rows = await self._call(self.redis.srandmember(keys.excess_key(), limit))
+        return [r.decode() for r in rows]
+
+    async def mark_excess(self, block_ids: list[str]) -> None:
+        if block_ids:
+            await self._call(self.redis.sadd(keys.excess_key(), *block_ids))
+
+    async def clear_excess(self, block_ids: list[str]) -> None:
+        if block_ids:
+            await self._call(self.redis.srem(keys.excess_key(), *block_ids))
+
+    async def record_repaired(self, nbytes: int, rate: float, now: float) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(keys.repair_stats_key(), "repaired_bytes", nbytes)
+            pipe.hset(keys.repair_stats_key(), mapping={"rate": f"{rate:.1f}", "at": f"{now:.3f}"})
+            await self._call(pipe.execute())
+
+    async def repair_stats(self) -> dict[str, float]:
+        raw = await self._call(self.redis.hgetall(keys.repair_stats_key()))
+        return {k.decode(): float(v) for k, v in raw.items()}
+
     # -- servers --------------------------------------------------------------------------
 
     async def save_server(self, rec: ServerRecord) -> None:
@@ -274,13 +362,21 @@ class RedisStore:
                 "state": rec.state})
             await self._call(pipe.execute())
 
-    async def touch_server(self, server_id: str, *, capacity: int, used: int, now: float) -> bool:
-        """Record a heartbeat; False if the server is unknown (it must register again)."""
-        if not await self._call(self.redis.sismember(keys.servers_key(), server_id)):
-            return False
-        await self._call(self.redis.hset(keys.server_key(server_id), mapping={
-            "capacity": capacity, "used": used, "last_hb": f"{now:.3f}"}))
-        return True
+    async def touch_server(self, server_id: str, *, capacity: int, used: int,
+                           now: float) -> str | None:
+        """Record a heartbeat of a server recorded live; answers the recorded state (None: an
+        unknown server). A server recorded dead is not touched: it must register again."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sismember(keys.servers_key(), server_id)
+            pipe.hget(keys.server_key(server_id), "state")
+            known, state = await self._call(pipe.execute())
+        if not known:
+            return None
+        recorded = state.decode() if state else "live"
+        if recorded == "live":
+            await self._call(self.redis.hset(keys.server_key(server_id), mapping={
+                "capacity": capacity, "used": used, "last_hb": f"{now:.3f}"}))
+        return recorded
 
     async def set_server_state(self, server_id: str, state: str) -> None:
         await self._call(self.redis.hset(keys.server_key(server_id), "state", state))
@@ -304,21 +400,28 @@ class RedisStore:
                 zone=h.get("zone", ""), capacity_bytes=int(h.get("capacity", 0)),
                 used_bytes=int(h.get("used", 0)), last_heartbeat=float(h.get("last_hb", 0)),
                 registered_at=float(h.get("registered_at", 0)), blocks=int(rows[2 * i + 1]),
-                state=h.get("state", "live")))
+                state=h.get("state", "live"), draining=h.get("drain") == "1"))
         return out
 
     async def server_blocks(self, server_id: str) -> set[str]:
         rows = await self._call(self.redis.smembers(keys.server_blocks_key(server_id)))
         return {r.decode() for r in rows}
 
-    async def add_replicas(self, server_id: str, block_ids: list[str]) -> None:
+    async def sample_server_blocks(self, server_id: str, limit: int) -> list[str]:
+        rows = await self._call(self.redis.srandmember(keys.server_blocks_key(server_id), limit))
+        return [r.decode() for r in rows]
+
+    async def add_replicas(self, server_id: str, block_ids: list[str]) -> list[int]:
+        """Record replicas; answers each block's replica count afterwards."""
         if not block_ids:
-            return
+            return []
         async with self.redis.pipeline(transaction=True) as pipe:
             for bid in block_ids:
                 pipe.sadd(keys.replicas_key(bid), server_id)
+                pipe.scard(keys.replicas_key(bid))
             pipe.sadd(keys.server_blocks_key(server_id), *block_ids)
-            await self._call(pipe.execute())
+            rows = await self._call(pipe.execute())
+        return [int(n) for n in rows[1:-1:2]]
 
     async def remove_replicas(self, server_id: str, block_ids: list[str]) -> None:
         if not block_ids:
@@ -327,6 +430,40 @@ class RedisStore:
             for bid in block_ids:
                 pipe.srem(keys.replicas_key(bid), server_id)
             pipe.srem(keys.server_blocks_key(server_id), *block_ids)
+            await self._call(pipe.execute())
+
+    async def drop_server_replicas(self, server_id: str, batch: int = 1000) -> list[str]:
+        """A server was declared dead: its replicas leave the block map and its blocks become
+        repair candidates; commands still queued for it are stale (repair plans anew)."""
+        dropped = sorted(await self.server_blocks(server_id))
+        for start in range(0, len(dropped), batch):
+            await self.remove_replicas(server_id, dropped[start:start + batch])
+            await self.mark_underreplicated(dropped[start:start + batch])
+        await self._call(self.redis.delete(keys.server_cmds_key(server_id),
+                                           keys.server_blocks_key(server_id)))
+        return dropped
+
+    async def trim_replica(self, block_id: str, server_id: str) -> None:
+        """Forget one replica and tell its server to delete it, in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(keys.replicas_key(block_id), server_id)
+            pipe.srem(keys.server_blocks_key(server_id), block_id)
+            pipe.rpush(keys.server_cmds_key(server_id),
+                       json.dumps({"kind": "delete", "block_id": block_id}))
+            await self._call(pipe.execute())
+
+    async def set_draining(self, server_id: str) -> bool:
+        """Mark a known server draining; False if it is unknown."""
+        if not await self._call(self.redis.sismember(keys.servers_key(), server_id)):
+            return False
+        await self._call(self.redis.hset(keys.server_key(server_id), "drain", "1"))
+        return True
+
+    async def remove_server(self, server_id: str) -> None:
+        await self.drop_server_replicas(server_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(keys.servers_key(), server_id)
+            pipe.delete(keys.server_key(server_id))
             await self._call(pipe.execute())
 
     async def push_commands(self, server_id: str, commands: list[dict[str, Any]]) -> None:

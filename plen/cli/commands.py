@@ -19,13 +19,12 @@ import tempfile
 from typing import Any, BinaryIO
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from plen import paths
 from plen.cli import config
 from plen.cli.main import AppContext
 from plen.cli.output import console, fmt_time, human_size, progress_bar, safe
+from plen.cli.servers import fmt_duration, server_table
 from plen.client.fs import FileSystem
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import DirEntry, FileEntry, StatResponse
@@ -83,18 +82,10 @@ def init(app: AppContext, yes: bool) -> None:
 @click.command()
 @pass_app
 def status(app: AppContext) -> None:
-    """Show the cluster's servers, capacity and replication health."""
+    """Show the cluster's servers, capacity, bytes at risk and repair progress."""
     app.doing("status")
     st = app.run(lambda fs: fs.cluster_status())
-    table = Table(title=f"Plenilune cluster at {app.nameserver_url()}", title_justify="left")
-    for header, justify in (("server", "left"), ("url", "left"), ("zone", "left"),
-                            ("state", "left"), ("capacity", "right"), ("used", "right"),
-                            ("blocks", "right")):
-        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for s in sorted(st.servers, key=lambda s: (s.state != "live", s.public_url)):
-        state = Text(s.state, style="green" if s.state == "live" else "red")
-        table.add_row(s.server_id, Text(s.public_url), Text(s.zone or "-"), state,
-                      human_size(s.capacity_bytes), human_size(s.used_bytes), str(s.blocks))
+    table = server_table(st.servers, f"Plenilune cluster at {app.nameserver_url()}")
     live = sum(1 for s in st.servers if s.state == "live")
     table.add_section()
     table.add_row("total", f"{live} live of {len(st.servers)}", "", "",
@@ -105,6 +96,14 @@ def status(app: AppContext) -> None:
     out.print(f"files: {st.files}   free: {human_size(st.free_bytes)}   replication: "
               f"{st.replication_factor}   under-replicated blocks: {under}",
               style="yellow" if under else None)
+    if under:
+        out.print(f"at risk: {human_size(st.bytes_below_rf)} below {st.replication_factor} "
+                  f"copies, {human_size(st.bytes_below_2)} below 2, "
+                  f"{st.missing_blocks} blocks with no live copy",
+                  style="red" if st.bytes_below_2 else "yellow")
+        eta = fmt_duration(st.repair_eta_s) if st.repair_eta_s is not None else "unknown"
+        out.print(f"repair: {human_size(st.repair_bytes_left)} to copy at "
+                  f"{human_size(int(st.repair_rate_bytes_per_s))}/s, ETA {eta}")
 
 
 # -- directories ----------------------------------------------------------------------------

@@ -244,9 +244,9 @@ def _passthrough(package: str, help_text: str) -> click.Command:
 
 
 def _register() -> None:
-    from plen.cli import commands, up
+    from plen.cli import commands, servers, up
 
-    for command in commands.COMMANDS:
+    for command in commands.COMMANDS + servers.COMMANDS:
         cli.add_command(command)
     cli.add_command(up.up)
     cli.add_command(_passthrough("nameserver", "Run a nameserver (see 'plen nameserver "

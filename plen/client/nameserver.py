@@ -33,6 +33,8 @@ from plen.wire.namespace import (
     DeleteFileRequest,
     EmptyResponse,
     FileResponse,
+    FsckRequest,
+    FsckResponse,
     InitRequest,
     ListDirRequest,
     ListDirResponse,
@@ -47,6 +49,10 @@ from plen.wire.namespace import (
     RenameRequest,
     ReportBadReplicaRequest,
     RmdirRequest,
+    ServerDrainRequest,
+    ServerListRequest,
+    ServerListResponse,
+    ServerRemoveRequest,
     StatRequest,
     StatResponse,
     UpdateFileRequest,
@@ -119,6 +125,13 @@ class NameserverClient:
         return await self._call(ClusterStatusResponse.ENDPOINT, _EMPTY, ClusterStatusResponse,
                                 idempotent=True)
 
+    async def server_list(self) -> ServerListResponse:
+        return await self._call(ServerListRequest.ENDPOINT, _EMPTY, ServerListResponse,
+                                idempotent=True)
+
+    async def fsck(self) -> FsckResponse:
+        return await self._call(FsckRequest.ENDPOINT, _EMPTY, FsckResponse, idempotent=True)
+
     async def list_parts(self, req: ListPartsRequest) -> ListPartsResponse:
         return await self._call(req.ENDPOINT, req, ListPartsResponse, idempotent=True)
 
@@ -181,6 +194,14 @@ class NameserverClient:
         return await self._call(req.ENDPOINT, req, FileResponse, idempotent=False)
 
     async def abort_upload(self, req: AbortUploadRequest) -> None:
+        await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
+
+    async def drain_server(self, server_id: str) -> None:
+        req = ServerDrainRequest(server_id=server_id)  # type: ignore[arg-type]
+        await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=True)
+
+    async def remove_server(self, server_id: str) -> None:
+        req = ServerRemoveRequest(server_id=server_id)  # type: ignore[arg-type]
         await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
 
     async def init(self, *, confirm: bool) -> None:

@@ -45,7 +45,8 @@ class DeleteBlock:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CopyBlock:
-    """Copy a block from one of ``sources`` onto this server (repair, rebalance)."""
+    """Copy a block from one of ``sources`` (holders' private URLs) onto this server
+    (repair, rebalance); ``token`` is a read token for the block."""
 
     block_id: BlockId
     size: int
@@ -80,5 +81,23 @@ class HeartbeatRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeartbeatResponse:
+    # reregister: the nameserver does not know this server (it was forgotten) or declared it
+    # dead and dropped its replicas; it must send its whole inventory again.
     commands: list[DeleteBlock | CopyBlock] = field(default_factory=list)
-    reregister: bool = False  # the nameserver does not know this server (it was forgotten)
+    reregister: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockReportRequest:
+    """Every block the server holds, sent now and then: the nameserver reconciles its block
+    map with it (orphans deleted, replicas it no longer holds dropped and repaired)."""
+
+    ENDPOINT: ClassVar[str] = "block-report"
+    server_id: ServerId
+    blocks: list[HeldBlock]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockReportResponse:
+    commands: list[DeleteBlock | CopyBlock] = field(default_factory=list)
+    reregister: bool = False

@@ -391,7 +391,7 @@ class ServerStatus:
     public_url: str
     private_url: str
     zone: str
-    state: Literal["live", "dead", "draining"]
+    state: Literal["live", "dead", "draining", "drained"]
     capacity_bytes: int
     used_bytes: int
     free_bytes: int
@@ -401,6 +401,9 @@ class ServerStatus:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterStatusResponse:
+    """The cluster at a glance. Bytes at risk count each block once, with its live replicas
+    (servers not dead; a draining server's replica still counts)."""
+
     ENDPOINT: ClassVar[str] = "cluster-status"
     servers: list[ServerStatus]
     replication_factor: int
@@ -409,7 +412,66 @@ class ClusterStatusResponse:
     free_bytes: int
     blocks: int
     files: int
-    under_replicated_blocks: int
+    under_replicated_blocks: int  # fewer live replicas than the replication factor
+    bytes_below_rf: int = 0
+    blocks_below_2: int = 0  # one replica from loss
+    bytes_below_2: int = 0
+    missing_blocks: int = 0  # no live replica at all
+    repair_bytes_left: int = 0  # bytes that repair still has to copy
+    repair_rate_bytes_per_s: float = 0.0  # over the current repair burst
+    repair_eta_s: float | None = None  # None: nothing to repair, or no progress yet
+    repaired_bytes: int = 0  # total copied by repair since the cluster began
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerListRequest:
+    ENDPOINT: ClassVar[str] = "server-list"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerListResponse:
+    servers: list[ServerStatus]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerDrainRequest:
+    """Move every block off a server (it takes no new ones) so that it can be removed."""
+
+    ENDPOINT: ClassVar[str] = "server-drain"
+    server_id: ServerId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerRemoveRequest:
+    """Forget a server that is dead or drained (a running one registers again)."""
+
+    ENDPOINT: ClassVar[str] = "server-remove"
+    server_id: ServerId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FsckRequest:
+    ENDPOINT: ClassVar[str] = "fsck"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FsckResponse:
+    """A full check of the namespace against the block map. Lists hold at most
+    ``FSCK_SAMPLE`` ids each; the counts are complete."""
+
+    files: int
+    blocks: int  # in the block map (live ones)
+    referenced_blocks: int
+    missing: list[BlockId]  # referenced, but no live replica (or not in the map)
+    under_replicated: list[BlockId]  # live (non-dead, non-draining) replicas below RF
+    over_replicated: list[BlockId]
+    bad_refs: list[BlockId]  # the reference count differs from the references found
+    unreferenced: list[BlockId]  # live blocks nothing refers to (collected by GC)
+    counts: dict[str, int]  # the full count for each list above
+    ok: bool
+
+
+FSCK_SAMPLE = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ local function k_replicas(b) return P .. 'replicas:' .. b end
 local function k_allocs() return P .. 'allocs' end
 local function k_gc() return P .. 'gc' end
 local function k_underrep() return P .. 'underrep' end
+local function k_excess() return P .. 'excess' end
 local function k_server_blocks(s) return P .. 'server-blocks:' .. s end
 local function k_server_cmds(s) return P .. 'server-cmds:' .. s end
 local function k_stats() return P .. 'stats' end
@@ -118,7 +119,7 @@ local function release_entry(entry_json)
 end
 
 -- The state ('alloc' or 'live') of each block a commit names; fails if one is unknown.
--- blocks: list of {block_id, replica_csv}.
+-- blocks: list of {block_id, replica_csv, crc ('' for a block that is already live)}.
 local function block_states(blocks)
   local states = {}
   for i, b in ipairs(blocks) do
@@ -130,12 +131,13 @@ local function block_states(blocks)
 end
 
 -- Take one reference on each block (a write): a freshly allocated block becomes live with
--- its acknowledged replicas recorded; a live one (copy, part copy) gains a reference.
+-- its acknowledged replicas and CRC32C (which repair copies are checked against) recorded;
+-- a live one (copy, part copy) gains a reference.
 local function take_blocks(blocks, states, want_rf)
   for i, b in ipairs(blocks) do
     local bid = b[1]
     if states[i] == 'alloc' then
-      redis.call('HSET', k_block(bid), 'state', 'live', 'refs', 1)
+      redis.call('HSET', k_block(bid), 'state', 'live', 'refs', 1, 'crc', b[3])
       redis.call('HDEL', k_block(bid), 'expires')
       redis.call('ZREM', k_allocs(), bid)
       redis.call('HINCRBY', k_stats(), 'blocks', 1)
@@ -147,6 +149,7 @@ local function take_blocks(blocks, states, want_rf)
         count = count + 1
       end
       if count < want_rf then redis.call('SADD', k_underrep(), bid) end
+      if count > want_rf then redis.call('SADD', k_excess(), bid) end
     else
       redis.call('HINCRBY', k_block(bid), 'refs', 1)
     end

@@ -15,4 +15,5 @@ if refs then redis.call('HINCRBY', k_stats(), 'blocks', -1) end
 redis.call('DEL', k_replicas(bid), k_block(bid))
 redis.call('SREM', k_gc(), bid)
 redis.call('SREM', k_underrep(), bid)
+redis.call('SREM', k_excess(), bid)
 return 1

@@ -1,6 +1,6 @@
 -- Make a file visible in one step, replacing any previous version.
 -- ARGV: prefix, now, parents(0|1|2, see require_parents), if_absent(0|1), if_md5 ('' = none), entry_json, want_rf,
---       n, comps..., nblocks, (block_id, replica_csv)..., guard_n, guard comps..., guard_json,
+--       n, comps..., nblocks, (block_id, replica_csv, crc)..., guard_n, guard comps..., guard_json,
 --       upload_id ('' = none), nparts, (part_number, part_json)...
 -- A block is either freshly allocated (it becomes live with one reference and its replicas
 -- are recorded) or already live (copy, touch, multipart completion: one more reference).
@@ -13,8 +13,8 @@ local comps, n, pos = read_comps(8)
 local nblocks = tonumber(ARGV[pos]); pos = pos + 1
 local blocks = {}
 for i = 1, nblocks do
-  blocks[i] = {ARGV[pos], ARGV[pos + 1]}
-  pos = pos + 2
+  blocks[i] = {ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]}
+  pos = pos + 3
 end
 local gcomps, gn, gpos = read_comps(pos)
 local guard_json = ARGV[gpos]
