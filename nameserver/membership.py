@@ -61,7 +61,7 @@ class Membership:
     async def servers(self, max_age_s: float = 0.5) -> list[ServerRecord]:
         """All known servers with their state as of now (cached briefly: allocations ask often)."""
         now = self.clock()
-        if self._cache is None or now - self._cache[0] > max_age_s:
+        if self._cache is None or max_age_s <= 0 or now - self._cache[0] > max_age_s:
             records = await self.store.servers()
             for rec in records:
                 rec.state = self.state_of(rec, now)

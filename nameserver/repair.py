@@ -130,7 +130,9 @@ class RepairWorker:
                                 max(servers[sid].capacity_bytes - servers[sid].used_bytes
                                     - self.moves.bytes_to(sid), 0))
                       for sid in sorted(live)]
-        targets = choose_pipeline(candidates, need, info.size, self.rng, exclude=frozenset(exclude))
+        zones = frozenset(servers[h].zone for h in info.replicas if h in live)
+        targets = choose_pipeline(candidates, need, info.size, self.rng,
+                                  exclude=frozenset(exclude), used_zones=zones)
         ordered = sorted(sources, key=lambda s: (s.state != "live", self.rng.random()))
         for target in targets:
             await self.store.push_commands(target.server_id,

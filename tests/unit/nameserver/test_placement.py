@@ -35,3 +35,10 @@ def test_choose_pipeline_prefers_emptier_servers():
 
 def test_choose_pipeline_empty_when_nothing_fits():
     assert choose_pipeline([Candidate("s", "", 10)], 3, 11, random.Random(0)) == []
+
+
+def test_choose_pipeline_avoids_zones_already_used_by_the_block():
+    cands = [Candidate("a1", "a", GB), Candidate("a2", "a", GB), Candidate("b1", "b", GB)]
+    for seed in range(30):
+        picked = choose_pipeline(cands, 1, 1, random.Random(seed), used_zones=frozenset({"a"}))
+        assert [c.server_id for c in picked] == ["b1"]
