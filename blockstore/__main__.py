@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from blockstore.settings import Settings
+from blockstore.settings import MiB, Settings
 from plen.settings import option
 from plen.wire.errors import WireError
 
@@ -16,7 +16,9 @@ from plen.wire.errors import WireError
 @option("--data", "data_dir", envvar="PLEN_BLOCKSTORE_DATA", required=True,
         type=click.Path(path_type=Path, file_okay=False), help="Data directory (made if missing).")
 @option("--nameserver", "nameserver_url", envvar="PLEN_NAMESERVER", required=True,
-        help="Base URL of the nameserver, e.g. http://127.0.0.1:7070")
+        metavar="URL[,URL...]",
+        help="Base URL of the nameserver, e.g. http://127.0.0.1:7070, or of several that "
+        "share one Redis (comma-separated): the agent fails over between them.")
 @option("--host", envvar="PLEN_BLOCKSTORE_HOST", default="127.0.0.1", help="Address to bind.")
 @option("--port", envvar="PLEN_BLOCKSTORE_PORT", default=7100, type=int,
         help="0 = any free port.")
@@ -30,7 +32,21 @@ from plen.wire.errors import WireError
 @option("--cluster-secret", envvar="PLEN_CLUSTER_SECRET", required=True, show_default=False,
         help="Shared by the nameserver and every blockstore.")
 @option("--scrub-interval", "scrub_interval_s", envvar="PLEN_BLOCKSTORE_SCRUB_INTERVAL_S",
-        default=0.0, type=float, help="Seconds between scrub passes; 0 = no scrubbing.")
+        default=3600.0, type=float,
+        help="Seconds from the end of a scrub pass to the next; 0 = no scrubbing.")
+@option("--scrub-rate", "scrub_rate_bytes_per_s",
+        envvar="PLEN_BLOCKSTORE_SCRUB_RATE_BYTES_PER_S", default=32 * MiB, type=int,
+        help="Bytes per second the scrubber reads, at most.")
+@option("--copy-rate", "copy_rate_bytes_per_s", envvar="PLEN_BLOCKSTORE_COPY_RATE_BYTES_PER_S",
+        default=128 * MiB, type=int,
+        help="Bytes per second received by repair and rebalance copies, all together; "
+        "0 = unlimited.")
+@option("--copy-concurrency", "copy_concurrency", envvar="PLEN_BLOCKSTORE_COPY_CONCURRENCY",
+        default=4, type=int, help="Nameserver commands (copies, deletes) run at once.")
+@option("--block-report-interval", "block_report_interval_s",
+        envvar="PLEN_BLOCKSTORE_BLOCK_REPORT_INTERVAL_S", default=600.0, type=float,
+        help="Seconds between full block reports; 0 = the inventory goes only with "
+        "registration.")
 @option("--ready-file", envvar="PLEN_READY_FILE", default=None,
         type=click.Path(path_type=Path, dir_okay=False),
         help="Where to write {service, url, pid, server_id} once listening.")

@@ -1,5 +1,5 @@
 """The blockstore application: the data path (``api``), the control path (``agent``), the
-scrubber, and the one ``BlockDisk`` they share.
+scrubber, their run-once doors (``admin``), and the one ``BlockDisk`` they share.
 
 ``make_app(settings, *, disk=None, http=None)``: collaborators may be injected (tests); an
 injected disk that is already open, and an injected session, stay the caller's to close.
@@ -15,9 +15,12 @@ from typing import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
+from blockstore import admin, api
+from blockstore.admin import agent_key, scrubber_key
 from blockstore.agent import AgentWorker
-from blockstore.api import add_routes, disk_key, http_key, settings_key
+from blockstore.api import disk_key, http_key, settings_key
 from blockstore.disk import BlockDisk
+from blockstore.pacing import TokenBucket
 from blockstore.scrubber import Scrubber
 from blockstore.settings import Settings
 from plen.client.http import session
@@ -26,9 +29,6 @@ from plen.workers import run_forever
 
 __all__ = ["make_app", "announce", "settings_key", "disk_key", "http_key", "agent_key",
            "scrubber_key"]
-
-agent_key = web.AppKey("agent", AgentWorker)
-scrubber_key = web.AppKey("scrubber", Scrubber)
 
 Context = Callable[[web.Application], AsyncIterator[None]]
 
@@ -43,7 +43,8 @@ def make_app(settings: Settings, *, disk: BlockDisk | None = None,
     app.cleanup_ctx.append(_disk_context(disk))
     app.cleanup_ctx.append(_http_context(http))
     app.cleanup_ctx.append(_workers_context)
-    add_routes(app)
+    api.add_routes(app)
+    admin.add_routes(app)
     return app
 
 
@@ -80,7 +81,8 @@ def _http_context(injected: aiohttp.ClientSession | None) -> Context:
 async def _workers_context(app: web.Application) -> AsyncIterator[None]:
     settings, disk = app[settings_key], app[disk_key]
     agent = app[agent_key] = AgentWorker(settings=settings, disk=disk, http=app[http_key])
-    scrubber = app[scrubber_key] = Scrubber(disk)
+    scrubber = app[scrubber_key] = Scrubber(
+        disk, pace=TokenBucket(settings.scrub_rate_bytes_per_s))
     loops: list[Awaitable[None]] = [agent.run_forever()]
     if settings.scrub_interval_s > 0:
         loops.append(run_forever("scrubber", scrubber.run_once, settings.scrub_interval_s))

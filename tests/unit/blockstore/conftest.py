@@ -1,16 +1,18 @@
 """Fixtures for blockstore unit tests: real files in tmp_path, real aiohttp servers on
 loopback port 0, and a fake nameserver (``helpers.FakeNameserver``).
 
+- ``make_nameserver()``: another started ``FakeNameserver`` (failover between several).
 - ``fake_nameserver``: a started ``FakeNameserver``; queue commands in ``.commands``.
-- ``make_blockstore(name, announce_agent=False)``: a started in-process blockstore app; with
-  ``announce_agent`` its agent registers with the fake nameserver and heartbeats.
+- ``make_blockstore(name, announce_agent=False, **settings)``: a started in-process blockstore
+  app (``settings`` override ``Settings`` fields); with ``announce_agent`` its agent
+  registers with the fake nameserver and heartbeats.
 - ``http``: a client session, closed at teardown.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiohttp
 import pytest
@@ -18,19 +20,38 @@ from aiohttp.test_utils import TestServer
 
 from blockstore.app import announce, disk_key, make_app
 from blockstore.settings import Settings
-from tests.unit.blockstore.helpers import SECRET, Blockstore, FakeNameserver, MakeBlockstore, url_of
+from tests.unit.blockstore.helpers import (
+    SECRET,
+    Blockstore,
+    FakeNameserver,
+    MakeBlockstore,
+    MakeNameserver,
+    url_of,
+)
 
 
 @pytest.fixture
-async def fake_nameserver() -> AsyncIterator[FakeNameserver]:
-    fake = FakeNameserver()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    fake.url = url_of(server)
+async def make_nameserver() -> AsyncIterator[MakeNameserver]:
+    servers: list[TestServer] = []
+
+    async def make() -> FakeNameserver:
+        fake = FakeNameserver()
+        server = TestServer(fake.app(), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        fake.url = url_of(server)
+        return fake
+
     try:
-        yield fake
+        yield make
     finally:
-        await server.close()
+        for server in servers:
+            await server.close()
+
+
+@pytest.fixture
+async def fake_nameserver(make_nameserver: MakeNameserver) -> FakeNameserver:
+    return await make_nameserver()
 
 
 @pytest.fixture
@@ -38,9 +59,10 @@ async def make_blockstore(tmp_path: Path,
                           fake_nameserver: FakeNameserver) -> AsyncIterator[MakeBlockstore]:
     servers: list[TestServer] = []
 
-    async def make(name: str = "bs0", *, announce_agent: bool = False) -> Blockstore:
-        settings = Settings(data_dir=tmp_path / name, nameserver_url=fake_nameserver.url,
-                            cluster_secret=SECRET, port=0).validate()
+    async def make(name: str = "bs0", *, announce_agent: bool = False,
+                   **overrides: Any) -> Blockstore:
+        settings = Settings(**{"data_dir": tmp_path / name, "nameserver_url": fake_nameserver.url,
+                               "cluster_secret": SECRET, "port": 0, **overrides}).validate()
         app = make_app(settings)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()

@@ -1,5 +1,6 @@
 """Helpers for blockstore unit tests: tokens and headers, byte flipping, waiting on a
-condition, and a fake nameserver (the cluster API only) that records what it hears."""
+condition, a fake clock whose sleeps are only recorded, and a fake nameserver (the cluster
+API only) that records what it hears."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from plen.wire import codec
 from plen.wire.blocks import CRC32C_HEADER, PIPELINE_HEADER, TOKEN_HEADER
 from plen.wire.cluster import (
     CLUSTER_SECRET_HEADER,
+    BlockReportRequest,
+    BlockReportResponse,
     CopyBlock,
     DeleteBlock,
     HeartbeatRequest,
@@ -82,26 +85,60 @@ async def store_block(disk: BlockDisk, block_id: str, data: bytes) -> None:
 
 
 @dataclass
+class FakeClock:
+    """``now`` moves only when a test moves it; ``sleep`` records and returns at once."""
+
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        await asyncio.sleep(0)
+
+
+@dataclass
 class FakeNameserver:
-    """Answers /cluster/register and /cluster/heartbeat like the nameserver's cluster API."""
+    """Answers /cluster/register, /cluster/heartbeat and /cluster/block-report like the
+    nameserver's cluster API."""
 
     heartbeat_interval_s: float = 0.05
     registrations: list[RegisterRequest] = field(default_factory=list)
     heartbeats: list[HeartbeatRequest] = field(default_factory=list)
+    block_reports: list[BlockReportRequest] = field(default_factory=list)
     commands: list[DeleteBlock | CopyBlock] = field(default_factory=list)  # for the next answer
     reregister_next: bool = False
     failures_left: int = 0  # answer this many calls with 503 first
+    secret: str = SECRET  # the cluster secret it accepts
+    answer_delay_s: float = 0.0  # time each call stays in flight
+    in_flight: int = 0
+    max_in_flight: int = 0  # most calls in flight at once
     url: str = ""
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/cluster/register", self._register)
         app.router.add_post("/cluster/heartbeat", self._heartbeat)
+        app.router.add_post("/cluster/block-report", self._block_report)
         return app
+
+    @property
+    def calls(self) -> int:
+        return len(self.registrations) + len(self.heartbeats) + len(self.block_reports)
+
+    async def _in_flight(self) -> None:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.answer_delay_s)
+        finally:
+            self.in_flight -= 1
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         err = None
-        if request.headers.get(CLUSTER_SECRET_HEADER) != SECRET:
+        if request.headers.get(CLUSTER_SECRET_HEADER) != self.secret:
             err = WireError(ErrorCode.UNAUTHORIZED, "wrong or missing cluster secret")
         elif self.failures_left:
             self.failures_left -= 1
@@ -117,6 +154,7 @@ class FakeNameserver:
         if (refused := self._refusal(request)) is not None:
             return refused
         self.registrations.append(codec.loads(RegisterRequest, await request.read()))
+        await self._in_flight()
         return json_response(RegisterResponse(heartbeat_interval_s=self.heartbeat_interval_s,
                                               commands=self._take_commands()))
 
@@ -124,10 +162,21 @@ class FakeNameserver:
         if (refused := self._refusal(request)) is not None:
             return refused
         self.heartbeats.append(codec.loads(HeartbeatRequest, await request.read()))
+        await self._in_flight()
         if self.reregister_next:
             self.reregister_next = False
             return json_response(HeartbeatResponse(reregister=True))
         return json_response(HeartbeatResponse(commands=self._take_commands()))
+
+    async def _block_report(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        self.block_reports.append(codec.loads(BlockReportRequest, await request.read()))
+        await self._in_flight()
+        if self.reregister_next:
+            self.reregister_next = False
+            return json_response(BlockReportResponse(reregister=True))
+        return json_response(BlockReportResponse(commands=self._take_commands()))
 
 
 @dataclass
@@ -139,3 +188,4 @@ class Blockstore:
 
 
 MakeBlockstore = Callable[..., Awaitable[Blockstore]]
+MakeNameserver = Callable[[], Awaitable[FakeNameserver]]
