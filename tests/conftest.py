@@ -10,6 +10,7 @@ asyncio_mode=auto, the per-test timeout and filterwarnings=error live in pyproje
 
 Every cluster is stopped at teardown, whatever the test did, and the tests under
 ``integration/`` and ``fault/`` are marked ``integration`` (``-m "not integration"`` skips them).
+Those under ``fault/`` are also marked ``fault`` (``-m fault`` selects them).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "cluster(**options): Cluster(...) keyword options for the `cluster` fixture")
     config.addinivalue_line(
         "markers", "integration: starts real processes (redis-server, nameserver, blockstores)")
+    config.addinivalue_line(
+        "markers", "fault: the fault suite (tests/fault): kills, pauses, corrupts, fills, cuts")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,6 +44,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if rel.parts and rel.parts[0] in _PROCESS_DIRS:
             item.add_marker(pytest.mark.integration)
+        if rel.parts and rel.parts[0] == "fault":
+            item.add_marker(pytest.mark.fault)
 
 
 @pytest.fixture

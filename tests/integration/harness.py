@@ -460,6 +460,12 @@ class Cluster:
 
     Process names: ``"redis"``, ``"nameserver"``, ``"bs0"`` ... ``"bs{N-1}"`` and, with
     ``gateway=True``, ``"gateway"`` (root credentials ``s3_access_key``/``s3_secret_key``).
+
+    Fault-test extras: ``nameservers=2`` adds ``"nameserver1"`` (same Redis; every blockstore
+    gets ``--nameserver URL0,URL1``; ``primary_nameserver`` says which one ``ns_post``,
+    ``admin`` and ``plen`` talk to unless told ``via=``). ``host`` is the address the
+    nameserver(s), the gateway and the blockstores bind (Redis stays on loopback), and
+    ``put_in_netns(name, netns, address)`` runs one blockstore inside a network namespace.
     """
 
     REDIS = "redis"
@@ -473,7 +479,8 @@ class Cluster:
                  log_level: str | None = None, cluster_secret: str | None = None,
                  startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
                  nameserver_args: Sequence[str] = (), blockstore_args: Sequence[str] = (),
-                 gateway: bool = False, gateway_args: Sequence[str] = ()) -> None:
+                 gateway: bool = False, gateway_args: Sequence[str] = (),
+                 nameservers: int = 1, host: str = "127.0.0.1") -> None:
         if zones is not None and len(zones) != blockstores:
             raise ValueError("zones must name one zone per blockstore")
         self.tmp_path = Path(tmp_path)
@@ -489,6 +496,13 @@ class Cluster:
         self.nameserver_args = list(nameserver_args)
         self.blockstore_args = list(blockstore_args)
         self.gateway_args = list(gateway_args)
+        self.host = host
+        if nameservers < 1:
+            raise ValueError("nameservers must be at least 1")
+        self.nameserver_names = [self.NAMESERVER] + [f"nameserver{i}"
+                                                     for i in range(1, nameservers)]
+        self.primary_nameserver = self.NAMESERVER
+        self._netns: dict[str, tuple[str, str]] = {}  # blockstore -> (netns, address)
         self.s3_access_key = "plen-" + secrets.token_hex(6)
         self.s3_secret_key = secrets.token_urlsafe(30)
         self.log_dir = self.tmp_path / "logs"
@@ -499,7 +513,8 @@ class Cluster:
         self._procs: dict[str, ManagedProcess] = {}
         self._procs[self.REDIS] = redis_process(self.REDIS, data_dir=self.tmp_path / "redis",
                                                 log_dir=self.log_dir, cwd=self.tmp_path)
-        self._procs[self.NAMESERVER] = self._service(self.NAMESERVER, self._nameserver_argv)
+        for ns_name in self.nameserver_names:
+            self._procs[ns_name] = self._service(ns_name, self._nameserver_argv)
         for i in range(blockstores):
             self._add_blockstore_process(zone=zones[i] if zones else None)
         if gateway:
@@ -534,7 +549,7 @@ class Cluster:
 
     def _nameserver_argv(self, name: str, port: int) -> list[str]:
         argv = [sys.executable, "-m", "nameserver",
-                "--host", "127.0.0.1", "--port", str(port),
+                "--host", self.host, "--port", str(port),
                 "--redis", self.redis_url,
                 "--replication", str(self.replication),
                 "--block-size", str(self.block_size),
@@ -547,22 +562,25 @@ class Cluster:
         return argv + self.nameserver_args
 
     def _blockstore_argv(self, name: str, port: int) -> list[str]:
+        netns, host = self._netns.get(name, ("", self.host))
         argv = [sys.executable, "-m", "blockstore",
                 "--data", str(self.data_dir(name)),
-                "--nameserver", self.nameserver_url,
-                "--host", "127.0.0.1", "--port", str(port),
+                "--nameserver", ",".join(self.url(n) for n in self.nameserver_names),
+                "--host", host, "--port", str(port),
                 "--ready-file", str(self.run_dir / f"{name}.ready.json"),
                 *self._common_args()]
         if self._zones.get(name):
             argv += ["--zone", self._zones[name]]
         if self.capacity_bytes is not None:
             argv += ["--capacity", str(self.capacity_bytes)]
-        return argv + self.blockstore_args
+        # `ip netns exec` execs the command, so the PID the harness signals is the server's.
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        return prefix + argv + self.blockstore_args
 
     def _gateway_argv(self, name: str, port: int) -> list[str]:
         argv = [sys.executable, "-m", "gateway",
                 "--nameserver", self.nameserver_url,
-                "--host", "127.0.0.1", "--port", str(port),
+                "--host", self.host, "--port", str(port),
                 "--root-user", self.s3_access_key, "--root-password", self.s3_secret_key,
                 "--ready-file", str(self.run_dir / f"{name}.ready.json")]
         if self.log_level:
@@ -584,7 +602,8 @@ class Cluster:
 
     @property
     def blockstore_names(self) -> list[str]:
-        return [n for n in self._procs if n not in (self.REDIS, self.NAMESERVER, self.GATEWAY)]
+        return [n for n in self._procs
+                if n not in (self.REDIS, self.GATEWAY, *self.nameserver_names)]
 
     def process(self, name: str) -> ManagedProcess:
         try:
@@ -598,7 +617,17 @@ class Cluster:
 
     @property
     def nameserver_url(self) -> str:
-        return self._procs[self.NAMESERVER].url
+        return self._procs[self.primary_nameserver].url
+
+    @property
+    def nameserver_urls(self) -> dict[str, str]:
+        return {n: self.url(n) for n in self.nameserver_names}
+
+    def put_in_netns(self, name: str, netns: str, address: str) -> None:
+        """Run blockstore ``name`` inside network namespace ``netns`` (made by the caller),
+        bound to ``address`` there; from its next start on."""
+        self.process(name)  # must exist
+        self._netns[name] = (netns, address)
 
     @property
     def gateway_url(self) -> str:
@@ -691,26 +720,38 @@ class Cluster:
 
     # -- HTTP to the nameserver
 
-    def ns_post(self, endpoint: str, payload: Any = None, *, timeout: float = 10.0) -> Any:
+    def _ns_base(self, via: str | None) -> str:
+        return self.url(via) if via is not None else self.nameserver_url
+
+    def ns_post(self, endpoint: str, payload: Any = None, *, timeout: float = 10.0,
+                via: str | None = None) -> Any:
         """POST a client-API message to ``/v1/<endpoint>``; returns the decoded answer and
-        fails the test on any non-2xx."""
-        status, body = post_json(f"{self.nameserver_url}/v1/{endpoint}", payload,
+        fails the test on any non-2xx. ``via`` names the nameserver (default the primary)."""
+        status, body = post_json(f"{self._ns_base(via)}/v1/{endpoint}", payload,
                                  timeout=timeout)
         if not 200 <= status < 300:
             raise AssertionError(f"POST /v1/{endpoint} -> HTTP {status}: {body}")
         return body
 
-    def admin(self, op: str, payload: Any = None, *, timeout: float = 30.0) -> Any:
+    def admin(self, op: str, payload: Any = None, *, timeout: float = 30.0,
+              via: str | None = None) -> Any:
         """Run an admin door, e.g. ``cluster.admin("gc/run-once")``."""
-        status, body = post_json(f"{self.nameserver_url}/admin/{op.strip('/')}", payload,
+        status, body = post_json(f"{self._ns_base(via)}/admin/{op.strip('/')}", payload,
                                  headers={CLUSTER_SECRET_HEADER: self.cluster_secret},
                                  timeout=timeout)
         if not 200 <= status < 300:
             raise AssertionError(f"POST /admin/{op} -> HTTP {status}: {body}")
         return body
 
-    def cluster_status(self) -> dict[str, Any]:
-        status = self.ns_post("cluster-status", {})
+    def bs_admin(self, name: str, op: str, payload: Any = None, *,
+                 timeout: float = 60.0) -> tuple[int, Any]:
+        """POST a blockstore admin door (``"scrub/run-once"``); returns ``(status, body)``
+        whatever the status, so a test can tell a missing door (404) from a failure."""
+        return post_json(f"{self.url(name)}/admin/{op.strip('/')}", payload,
+                         headers={CLUSTER_SECRET_HEADER: self.cluster_secret}, timeout=timeout)
+
+    def cluster_status(self, *, via: str | None = None) -> dict[str, Any]:
+        status = self.ns_post("cluster-status", {}, via=via)
         assert isinstance(status, dict), status
         return status
 
@@ -807,7 +848,8 @@ class Cluster:
             self.data_dir(name).mkdir(parents=True, exist_ok=True)
         self.started = True
         self._start_one(self.REDIS, deadline)
-        self._start_one(self.NAMESERVER, deadline)
+        for ns_name in self.nameserver_names:
+            self._start_one(ns_name, deadline)
         # Blockstores start side by side: spawn them all, then wait for each.
         pending = [n for n in self.blockstore_names if not self.is_running(n)]
         for name in pending:
@@ -832,7 +874,7 @@ class Cluster:
         """SIGTERM everything (blockstores, then the nameserver, then Redis), wait, SIGKILL
         stragglers. Idempotent; never raises for a process that is already gone."""
         groups = [[n for n in (self.GATEWAY,) if n in self._procs], self.blockstore_names,
-                  [self.NAMESERVER], [self.REDIS]]
+                  list(self.nameserver_names), [self.REDIS]]
         for group in groups:
             procs = [self._procs[n] for n in group if self._procs[n].popen is not None]
             for proc in procs:
@@ -909,9 +951,10 @@ class Cluster:
                 proc.force_kill()
         deadline = time.monotonic() + (timeout or self.startup_timeout)
         self._start_one(name, deadline)
-        if name == self.NAMESERVER:
-            self._wait(self.cluster_status, max(deadline - time.monotonic(), 1.0),
-                       "the nameserver to answer cluster-status")
+        if name in self.nameserver_names:
+            self._wait(lambda: self.cluster_status(via=name),
+                       max(deadline - time.monotonic(), 1.0),
+                       f"{name} to answer cluster-status")
         elif name in self.blockstore_names and wait_live:
             self.wait_live([name], timeout=max(deadline - time.monotonic(), 1.0))
 
