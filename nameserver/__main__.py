@@ -30,8 +30,9 @@ from plen.wire.errors import WireError
 @option("--lease-ttl", envvar="PLEN_LEASE_TTL_S", default=10.0, type=float,
         help="Seconds before another nameserver takes over the background duties.")
 @option("--repair-interval", envvar="PLEN_REPAIR_INTERVAL_S", default=2.0, type=float)
-@option("--repair-concurrency", envvar="PLEN_REPAIR_CONCURRENCY", default=4, type=int,
-        help="Block copies in flight per target server (repair and rebalance).")
+@option("--repair-concurrency", envvar="PLEN_REPAIR_CONCURRENCY", default=16, type=int,
+        help="Block copies queued per target server (repair and rebalance); the "
+        "blockstore runs --copy-concurrency of them at a time.")
 @option("--rebalance-interval", envvar="PLEN_REBALANCE_INTERVAL_S", default=3.0, type=float,
         help="Seconds between rebalance passes; 0 = no rebalancing.")
 @option("--rebalance-spread", envvar="PLEN_REBALANCE_SPREAD", default=0.10, type=float,

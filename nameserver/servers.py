@@ -2,8 +2,9 @@
 drain and removal.
 
 Rule 1: status counts a block at risk by its replicas on servers that are not dead (a
-draining server still holds a good copy); the repair rate comes from Redis, written by
-whichever nameserver holds the duties lease.
+draining server still holds a good copy), from the moment a server falls silent, before
+membership has dropped its replicas; the repair rate comes from Redis, written by whichever
+nameserver holds the duties lease.
 Rule 2: only a dead or drained server may be removed, so removal never drops a replica that
 the block map still counts.
 """
@@ -85,7 +86,7 @@ class Servers:
         rows = [self._row(s, now) for s in servers]
         up = [r for r in rows if r.state != "dead"]
         stats = await self.store.stats()
-        risk = await self._risk({s.server_id for s in servers if s.state != "dead"})
+        risk = await self._risk(servers)
         repair = await self.store.repair_stats()
         rate = repair.get("rate", 0.0) if now - repair.get("at", 0.0) < RATE_STALE_S else 0.0
         eta = risk["left"] / rate if risk["left"] and rate > 0 else None
@@ -101,11 +102,15 @@ class Servers:
             repair_eta_s=round(eta, 1) if eta is not None else None,
             repaired_bytes=int(repair.get("repaired_bytes", 0)))
 
-    async def _risk(self, up: set[str]) -> dict[str, int]:
+    async def _risk(self, servers: list[ServerRecord]) -> dict[str, int]:
         rf = self.settings.replication_factor
+        up = {s.server_id for s in servers if s.state != "dead"}
         out = dict.fromkeys(("blocks", "bytes", "blocks2", "bytes2", "missing", "left"), 0)
-        candidates = await self.store.underreplicated(STATUS_SAMPLE)
-        for info in await self.store.block_infos(candidates):
+        candidates = set(await self.store.underreplicated(STATUS_SAMPLE))
+        for s in servers:  # silent, but its replicas not yet dropped: they are at risk too
+            if s.state == "dead" and s.blocks:
+                candidates |= await self.store.server_blocks(s.server_id)
+        for info in await self.store.block_infos(sorted(candidates)):
             if info is None or info.state != "live":
                 continue
             have = len(info.replicas & up)

@@ -24,7 +24,7 @@ class Settings:
     gc_interval_s: float = 5.0
     lease_ttl_s: float = 10.0
     repair_interval_s: float = 2.0
-    repair_concurrency: int = 4  # copies in flight per target server
+    repair_concurrency: int = 16  # copies queued or running per target server
     rebalance_interval_s: float = 3.0  # 0: no rebalancing
     rebalance_spread: float = 0.10  # largest allowed utilisation difference between servers
     ready_file: Path | None = None

@@ -6,7 +6,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from nameserver.api.cluster import check_secret
-from nameserver.appkeys import gc_key, lease_key, membership_key, rebalance_key, repair_key
+from nameserver.appkeys import (
+    gc_key,
+    lease_key,
+    membership_key,
+    rebalance_key,
+    repair_key,
+    store_key,
+)
 from plen.service import json_response
 
 DUTIES = {"gc": gc_key, "membership": membership_key, "repair": repair_key,
@@ -22,9 +29,12 @@ def _run_once(key: web.AppKey):
 
 
 async def lease(request: web.Request) -> web.Response:
+    """``me``: this process's lease identity; ``holder``: whose it is now (any process)."""
     check_secret(request)
-    held = request.app[lease_key]
-    return json_response({"held": held.held, "holder": held.holder})
+    mine = request.app[lease_key]
+    holder = await request.app[store_key].lease_holder(mine.duty)
+    return json_response({"held": mine.held and holder == mine.holder, "holder": holder,
+                          "me": mine.holder})
 
 
 def add_routes(app: web.Application) -> None:

@@ -477,6 +477,10 @@ class RedisStore:
 
     # -- leases ---------------------------------------------------------------------------
 
+    async def lease_holder(self, duty: str) -> str | None:
+        holder = await self._call(self.redis.get(keys.lease_key(duty)))
+        return holder.decode() if holder else None
+
     async def acquire_lease(self, duty: str, holder: str, ttl_s: float) -> bool:
         """Take or renew the lease on ``duty``; True while ``holder`` has it."""
         return bool(await self._script("acquire_lease", duty, holder, int(ttl_s * 1000)))

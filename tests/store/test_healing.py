@@ -283,3 +283,13 @@ async def test_fsck_finds_bad_reference_counts_and_unreferenced_blocks(env):
     await env.store.redis.hdel(keys.dir_key(await env.store.root_id()), "a")
     report = await env.fsck.run(FsckRequest())
     assert report.unreferenced == [bid] and report.counts["unreferenced"] == 1
+
+
+async def test_status_counts_a_silent_servers_blocks_at_risk_before_it_is_declared_dead(env):
+    await env.put("/a", MiB, [S0, S1, S2])
+    env.clock.now += env.settings.dead_after_s + 1
+    for sid in (S1, S2, S3):
+        await env.heartbeat(sid)  # S0 is silent; membership has not run yet
+    status = await env.servers.cluster_status()
+    assert {s.server_id: s.state for s in status.servers}[S0] == "dead"
+    assert status.under_replicated_blocks == 1 and status.bytes_below_rf == MiB
