@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
 
+from bench.bench_dfs import disk_write_mbps  # noqa: E402
 from plen.client.fs import FileSystem  # noqa: E402
 from tests.integration.harness import Cluster  # noqa: E402
 
@@ -53,20 +54,6 @@ while True:
 conn.sendall(str(total).encode())
 conn.close()
 """
-
-
-def disk_write_mbps(directory: Path, size: int) -> float:
-    """Sequential write of ``size`` bytes in 1 MiB writes, then fsync: the disk's own pace."""
-    path = directory / "disk-probe"
-    chunk = os.urandom(MiB)
-    start = time.perf_counter()
-    with open(path, "wb", buffering=0) as f:
-        for _ in range(size // MiB):
-            f.write(chunk)
-        os.fsync(f.fileno())
-    elapsed = time.perf_counter() - start
-    path.unlink()
-    return size / MiB / elapsed
 
 
 def loopback_tcp_mbps(size: int) -> float:
