@@ -536,26 +536,10 @@ def _short(report: Any) -> str:
     return str({k: (v[:5] if isinstance(v, list) else v) for k, v in report.items()})[:600]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
-             cluster: Cluster | None = None, interval: float = 0.2) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, cluster: Cluster,
+             interval: float = 0.2) -> Any:
     """Bounded wait that also fails at once if a cluster process crashed."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while True:
-        if cluster is not None:
-            cluster._assert_no_unexpected_exit()
-        try:
-            value = predicate()
-        except (AssertionError, OSError, KeyError, ValueError) as exc:
-            last = exc
-        else:
-            if value:
-                return value
-        if time.monotonic() >= deadline:
-            logs = f"\n\n{cluster.logs_tail(25)}" if cluster is not None else ""
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}"
-                                 f"{f'; last error: {last!r}' if last else ''}{logs}")
-        time.sleep(interval)
+    return cluster.wait_for(predicate, timeout, what, interval=interval)
 
 
 # --------------------------------------------------------------------------------------------

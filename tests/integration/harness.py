@@ -786,16 +786,17 @@ class Cluster:
         as live, with a heartbeat received since that process was started."""
         names = [n for n in self.blockstore_names if self.is_running(n)] \
             if names is None else list(names)
-        self._wait(lambda: self._all_live(names), timeout or self.startup_timeout,
+        self.wait_for(lambda: self._all_live(names), timeout or self.startup_timeout,
                    f"nameserver to list {names} as live")
 
     def wait_state(self, name: str, state: str, timeout: float | None = None) -> None:
         """Wait until the nameserver reports blockstore ``name`` in ``state`` (e.g. "dead")."""
         timeout = timeout or (self.dead_after_s * 3 + 10)
-        self._wait(lambda: self.server_state(name) == state, timeout,
+        self.wait_for(lambda: self.server_state(name) == state, timeout,
                    f"{name} to be {state!r}")
 
-    def _wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str, *,
+                 interval: float = 0.05) -> Any:
         """Like ``wait_until``, tolerating a server that is not answering yet, but failing at
         once, with the logs, if one of our processes dies unexpectedly meanwhile."""
         deadline = time.monotonic() + timeout
@@ -813,7 +814,7 @@ class Cluster:
                 detail = f"; last error: {last_error!r}" if last_error is not None else ""
                 raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{detail}"
                                      f"\n\n{self.logs_tail()}")
-            time.sleep(0.05)
+            time.sleep(interval)
 
     def _assert_no_unexpected_exit(self) -> None:
         # A process that was started, not told to go and is no longer running has crashed:
@@ -952,7 +953,7 @@ class Cluster:
         deadline = time.monotonic() + (timeout or self.startup_timeout)
         self._start_one(name, deadline)
         if name in self.nameserver_names:
-            self._wait(lambda: self.cluster_status(via=name),
+            self.wait_for(lambda: self.cluster_status(via=name),
                        max(deadline - time.monotonic(), 1.0),
                        f"{name} to answer cluster-status")
         elif name in self.blockstore_names and wait_live:
