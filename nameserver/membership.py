@@ -85,7 +85,8 @@ class Membership:
                                 commands=await self._commands(req.server_id))
 
     async def block_report(self, req: BlockReportRequest) -> BlockReportResponse:
-        if await self._state(req.server_id) in (None, "dead"):
+        rec = await self.server(req.server_id)
+        if rec is None or rec.state == "dead":
             return BlockReportResponse(reregister=True)
         await self._reconcile(req.server_id, [b.block_id for b in req.blocks])
         return BlockReportResponse(commands=await self._commands(req.server_id))
@@ -103,10 +104,11 @@ class Membership:
             log.warning("server %s quarantined corrupt replicas: %s", req.server_id, req.corrupt)
         return HeartbeatResponse(commands=await self._commands(req.server_id))
 
-    async def _state(self, server_id: str) -> str | None:
+    async def server(self, server_id: str) -> ServerRecord | None:
+        """One server with its state as of now (None: unknown)."""
         for rec in await self.servers(max_age_s=0):
             if rec.server_id == server_id:
-                return rec.state
+                return rec
         return None
 
     async def _reconcile(self, server_id: str, reported: list[str]) -> None:

@@ -55,10 +55,10 @@ class Servers:
                                            await self.membership.servers(max_age_s=0)])
 
     async def _find(self, server_id: str) -> ServerRecord:
-        for rec in await self.membership.servers(max_age_s=0):
-            if rec.server_id == server_id:
-                return rec
-        raise WireError(ErrorCode.NOT_FOUND, f"no such server: {server_id}")
+        rec = await self.membership.server(server_id)
+        if rec is None:
+            raise WireError(ErrorCode.NOT_FOUND, f"no such server: {server_id}")
+        return rec
 
     async def drain(self, req: ServerDrainRequest) -> EmptyResponse:
         rec = await self._find(req.server_id)
