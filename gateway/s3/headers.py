@@ -61,6 +61,13 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
             else:
                 user_bytes += len(name[len(META_PREFIX):].encode("utf-8", "surrogateescape"))
                 meta[name] = value
+        elif name == "content-encoding":
+            # aws-chunked names how this request's body is framed, not the object's
+            # encoding; S3 stores what is left (often nothing).
+            kept = [c.strip() for c in value.split(",")
+                    if c.strip() and c.strip().lower() != "aws-chunked"]
+            if kept:
+                meta[name] = ",".join(kept)
         elif name in stored:
             meta[name] = value
     if user_bytes > MAX_USER_METADATA_BYTES:

@@ -254,6 +254,18 @@ def test_user_metadata_keeps_meta_and_stored_headers_except_content_type():
     }
 
 
+@pytest.mark.parametrize("value, stored", [
+    ("aws-chunked", None),
+    ("AWS-Chunked", None),
+    ("aws-chunked,gzip", "gzip"),
+    ("gzip, aws-chunked", "gzip"),
+    ("gzip", "gzip"),
+])
+def test_aws_chunked_is_framing_not_a_stored_content_encoding(value, stored):
+    meta = user_metadata(CIMultiDict({"Content-Encoding": value}))
+    assert meta.get("content-encoding") == stored
+
+
 def test_user_metadata_limit_is_2_kib_of_names_and_values():
     # name "k" (1 byte) + 2047 bytes of value = 2048: at the limit.
     assert user_metadata({"x-amz-meta-k": "v" * 2047}) == {"x-amz-meta-k": "v" * 2047}
