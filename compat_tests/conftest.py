@@ -8,6 +8,8 @@ Fixtures:
 - ``target``: the session's ``Target`` (parametrized over the chosen targets).
 - ``s3``: a boto3 client at default settings (path style, us-east-1, the target's
   credentials) that keeps raw error bodies for ``expect_error``.
+- ``tls_target`` / ``tls_s3``: the same kind of server over HTTPS (a second one, started on
+  first use), and a boto3 client at default settings that trusts its authority.
 - ``bucket`` / ``make_bucket``: fresh, uniquely named buckets, emptied and deleted afterwards.
 - ``aws``: the AWS CLI against the target (``aws("s3", "ls")``, ``aws.json(...)``).
 - ``reference_diverges(reason)``: where moto is not what AWS documents. Around a block
@@ -124,6 +126,18 @@ def target(request: pytest.FixtureRequest,
 @pytest.fixture(scope="session")
 def s3(target: Target) -> Any:
     return client(target)
+
+
+@pytest.fixture(scope="session")
+def tls_target(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with STARTERS[target.name](tmp_path_factory.mktemp(f"compat-{target.name}-tls"),
+                               tls=True) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def tls_s3(tls_target: Target) -> Any:
+    return client(tls_target)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import http.client
 import re
+import ssl
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Mapping
@@ -166,7 +167,13 @@ def raw_request(target: Target, method: str, path: str, *, query: str = "",
                 headers: Mapping[str, str] | None = None, body: bytes = b"") -> RawResponse:
     """One HTTP request, exactly as given (``path`` and ``query`` already encoded)."""
     parts = urlsplit(target.endpoint_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=HTTP_TIMEOUT_S)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = ssl.create_default_context(cafile=target.ca_bundle)
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=context,
+                                           timeout=HTTP_TIMEOUT_S)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=HTTP_TIMEOUT_S)
     try:
         conn.request(method, path + (f"?{query}" if query else ""), body=body or None,
                      headers=dict(headers or {}))
@@ -179,10 +186,15 @@ def raw_request(target: Target, method: str, path: str, *, query: str = "",
 
 def signed_request(target: Target, method: str, path: str, *, query: str = "",
                    headers: Mapping[str, str] | None = None, body: bytes = b"",
-                   access_key: str | None = None, secret_key: str | None = None) -> RawResponse:
-    """A raw request signed with SigV4 by botocore (payload hash signed, as over http)."""
+                   access_key: str | None = None, secret_key: str | None = None,
+                   trailer: bool = False) -> RawResponse:
+    """A raw request signed with SigV4 by botocore: the payload hash signed, as over http,
+    or with ``trailer`` the body unsigned and framed by the caller as aws-chunked with
+    trailing checksums (STREAMING-UNSIGNED-PAYLOAD-TRAILER), as botocore sends over https."""
     url = target.endpoint_url + path + (f"?{query}" if query else "")
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    if trailer:
+        request.context["checksum"] = {"request_algorithm": {"in": "trailer"}}
     credentials = Credentials(access_key or target.access_key, secret_key or target.secret_key)
     S3SigV4Auth(credentials, "s3", target.region).add_auth(request)
     return raw_request(target, method, path, query=query, body=body,

@@ -24,12 +24,18 @@ from plen.wire.errors import WireError
         help="The region clients sign for.")
 @option("--domain", envvar="PLEN_GATEWAY_DOMAIN", default="",
         help="Serve virtual-hosted-style requests for <bucket>.<domain>.")
+@option("--tls-cert", envvar="PLEN_GATEWAY_TLS_CERT", default=None,
+        type=click.Path(path_type=Path), help="Serve HTTPS: PEM certificate chain.")
+@option("--tls-key", envvar="PLEN_GATEWAY_TLS_KEY", default=None,
+        type=click.Path(path_type=Path), help="The PEM private key of --tls-cert.")
 @option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)
 @option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
 def main(host: str, port: int, nameserver_url: str, root_user: str, root_password: str,
-         region: str, domain: str, ready_file: Path | None, log_level: str) -> None:
+         region: str, domain: str, tls_cert: Path | None, tls_key: Path | None,
+         ready_file: Path | None, log_level: str) -> None:
     """Run the S3 gateway: the S3 REST API over the Plenilune namespace."""
     from gateway.app import make_app
+    from gateway.tls import TLSConfigError, server_context
     from plen import service
 
     try:
@@ -39,9 +45,17 @@ def main(host: str, port: int, nameserver_url: str, root_user: str, root_passwor
                             log_level=log_level).validate()
     except WireError as err:
         raise click.UsageError(err.message)
+    ssl_context = None
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_cert is not None and tls_key is not None:
+        try:
+            ssl_context = server_context(tls_cert, tls_key)
+        except TLSConfigError as err:
+            raise click.UsageError(str(err))
     service.setup_logging(log_level)
     service.run(make_app(settings), service="gateway", host=host, port=port,
-                ready_file=ready_file)
+                ready_file=ready_file, ssl_context=ssl_context)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -113,27 +114,32 @@ def setup_logging(level: str = "INFO") -> None:
 
 def run(app: web.Application, *, service: str, host: str, port: int,
         ready_file: Path | None = None,
-        on_bound: Callable[[str], None] | None = None) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT; announce the bound URL when listening."""
+        on_bound: Callable[[str], None] | None = None,
+        ssl_context: ssl.SSLContext | None = None) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT (over HTTPS with ``ssl_context``); announce the
+    bound URL when listening."""
     try:
         import uvloop
         uvloop.install()
     except ImportError:  # uvloop is an optional speed-up
         pass
     asyncio.run(_serve(app, service=service, host=host, port=port,
-                       ready_file=ready_file, on_bound=on_bound))
+                       ready_file=ready_file, on_bound=on_bound, ssl_context=ssl_context))
 
 
 async def _serve(app: web.Application, *, service: str, host: str, port: int,
-                 ready_file: Path | None, on_bound: Callable[[str], None] | None) -> None:
+                 ready_file: Path | None, on_bound: Callable[[str], None] | None,
+                 ssl_context: ssl.SSLContext | None) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024,
+                       ssl_context=ssl_context)
     try:
         await site.start()
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         bound_port = sockets[0].getsockname()[1]
-        url = f"http://{advertised_host(host)}:{bound_port}"
+        scheme = "https" if ssl_context is not None else "http"
+        url = f"{scheme}://{advertised_host(host)}:{bound_port}"
         log.info("%s listening on %s", service, url)
         if on_bound is not None:
             on_bound(url)

@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -326,13 +327,28 @@ def root_credentials(data: Path) -> tuple[str, str]:
     return access_key, secret_key
 
 
+def tls_hosts(host: str) -> list[str]:
+    """The names a client may use for a gateway bound to ``host``."""
+    hosts = {"localhost", "127.0.0.1", "::1"}
+    if host in ("0.0.0.0", "", "::"):
+        hosts.add(socket.gethostname())
+    else:
+        hosts.add(host)
+    return sorted(hosts)
+
+
 def _start_gateway(sup: Supervisor, *, data: Path, env: dict[str, str], ns_url: str,
-                   host: str, port: int) -> Child:
+                   host: str, port: int, tls: bool) -> Child:
     user, password = root_credentials(data)
     run = data / "run"
     gw_env = {**env, "PLEN_ROOT_USER": user, "PLEN_ROOT_PASSWORD": password}
     argv = [sys.executable, "-m", "gateway", "--nameserver", ns_url, "--host", host,
             "--port", str(port), "--ready-file", str(run / "gateway.ready")]
+    if tls:
+        from gateway.tls import local_certificate
+
+        made = local_certificate(data / "tls", tls_hosts(host))
+        argv += ["--tls-cert", str(made.cert), "--tls-key", str(made.key)]
     gateway = sup.launch(Child("gateway", argv, data / "logs" / "gateway.log",
                                ready_file=run / "gateway.ready", env=gw_env, cwd=data))
     sup.wait_ready(gateway)
@@ -341,8 +357,8 @@ def _start_gateway(sup: Supervisor, *, data: Path, env: dict[str, str], ns_url: 
 
 def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
            redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
-           redis_port: int, block_size: int | None, gateway_port: int | None
-           ) -> tuple[str, str]:
+           redis_port: int, block_size: int | None, gateway_port: int | None,
+           tls: bool = False) -> tuple[str, str]:
     """Start everything; the nameserver URL and the Redis URL."""
     from nameserver.store.embedded import free_port, redis_command
 
@@ -387,7 +403,8 @@ def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
         sup.wait_ready(store)
     sup.wait_cluster(ns.url, stores)
     if gateway_port is not None:
-        _start_gateway(sup, data=data, env=env, ns_url=ns.url, host=host, port=gateway_port)
+        _start_gateway(sup, data=data, env=env, ns_url=ns.url, host=host, port=gateway_port,
+                       tls=tls)
     return ns.url, redis_url
 
 
@@ -407,6 +424,9 @@ def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
         click.echo(f"S3 endpoint: {gateway.url}")
         click.echo(f"S3 access key: {user}")
         click.echo(f"S3 secret key: {password}")
+        if gateway.url.startswith("https:"):
+            ca = sup.data / "tls" / "ca.pem"
+            click.echo(f"S3 CA bundle: {ca}  (a local authority: export AWS_CA_BUNDLE={ca})")
         click.echo(f"  e.g. AWS_ACCESS_KEY_ID={user} AWS_SECRET_ACCESS_KEY=... "
                    f"aws --endpoint-url {gateway.url} s3 ls")
 
@@ -434,12 +454,15 @@ def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
 @click.option("--gateway-port", type=click.IntRange(min=0, max=65535), default=9000,
               show_default=True, help="The S3 gateway's port; 0 = a free port.")
 @click.option("--no-gateway", is_flag=True, help="Run no S3 gateway.")
+@click.option("--tls", is_flag=True,
+              help="Serve S3 over HTTPS, with a certificate signed by a local authority "
+              "made in DATA/tls (clients trust DATA/tls/ca.pem).")
 @click.option("--startup-timeout", type=float, default=60.0, show_default=True, hidden=True)
 @click.pass_context
 def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None,
        redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
        redis_port: int, block_size: int | None, gateway_port: int, no_gateway: bool,
-       startup_timeout: float) -> None:
+       tls: bool, startup_timeout: float) -> None:
     """Run a whole cluster here, in the foreground: Redis, a nameserver, blockstores and an
     S3 gateway.
 
@@ -448,6 +471,8 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
     """
     if replication is None:
         replication = min(3, blockstores)
+    if tls and no_gateway:
+        raise click.BadParameter("there is no gateway to serve TLS", param_hint="--tls")
     if replication > blockstores:
         raise click.BadParameter(f"{replication} replicas need at least {replication} "
                                  f"blockstores, not {blockstores}", param_hint="--replication")
@@ -463,7 +488,8 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
                     sup, data=data, blockstores=blockstores, replication=replication,
                     redis_url=redis_url, host=host, nameserver_port=nameserver_port,
                     blockstore_port=blockstore_port, redis_port=redis_port,
-                    block_size=block_size, gateway_port=None if no_gateway else gateway_port)
+                    block_size=block_size, gateway_port=None if no_gateway else gateway_port,
+                    tls=tls)
                 config_file = config.save_nameserver(ns_url)
                 _print_table(sup, used_redis, embedded=redis_url is None)
                 click.echo(f"client config: {config_file}")

@@ -461,6 +461,8 @@ class Cluster:
     Process names: ``"redis"``, ``"nameserver"``, ``"bs0"`` ... ``"bs{N-1}"`` and, with
     ``gateway=True``, ``"gateway"`` (root credentials ``s3_access_key``/``s3_secret_key``).
 
+    ``tls=True`` serves the gateway over HTTPS (``tls_ca`` is the authority to trust).
+
     Fault-test extras: ``nameservers=2`` adds ``"nameserver1"`` (same Redis; every blockstore
     gets ``--nameserver URL0,URL1``; ``primary_nameserver`` says which one ``ns_post``,
     ``admin`` and ``plen`` talk to unless told ``via=``). ``host`` is the address the
@@ -480,7 +482,7 @@ class Cluster:
                  startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
                  nameserver_args: Sequence[str] = (), blockstore_args: Sequence[str] = (),
                  gateway: bool = False, gateway_args: Sequence[str] = (),
-                 nameservers: int = 1, host: str = "127.0.0.1") -> None:
+                 tls: bool = False, nameservers: int = 1, host: str = "127.0.0.1") -> None:
         if zones is not None and len(zones) != blockstores:
             raise ValueError("zones must name one zone per blockstore")
         self.tmp_path = Path(tmp_path)
@@ -497,6 +499,15 @@ class Cluster:
         self.blockstore_args = list(blockstore_args)
         self.gateway_args = list(gateway_args)
         self.host = host
+        # With tls=True the gateway serves HTTPS with a certificate from a local authority,
+        # as `plen up --tls` does; clients trust ``tls_ca``.
+        self.tls_ca: Path | None = None
+        if tls:
+            from gateway.tls import local_certificate
+
+            made = local_certificate(self.tmp_path / "tls", ["127.0.0.1", "localhost"])
+            self.tls_ca = made.ca
+            self.gateway_args += ["--tls-cert", str(made.cert), "--tls-key", str(made.key)]
         if nameservers < 1:
             raise ValueError("nameservers must be at least 1")
         self.nameserver_names = [self.NAMESERVER] + [f"nameserver{i}"
@@ -642,6 +653,7 @@ class Cluster:
         return boto3.client(
             "s3", endpoint_url=self.gateway_url, region_name="us-east-1",
             aws_access_key_id=self.s3_access_key, aws_secret_access_key=self.s3_secret_key,
+            verify=str(self.tls_ca) if self.tls_ca else None,
             config=Config(s3={"addressing_style": "path"}, **config))
 
     def url(self, name: str) -> str:

@@ -3,6 +3,7 @@ brought back on the same data directory after every process was SIGKILLed."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -27,13 +28,13 @@ class Up:
         self.proc: subprocess.Popen | None = None
         self.runs = 0
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         self.runs += 1
         log = open(self.tmp / f"up-{self.runs}.log", "wb")
         # The block size is small so a few MiB make multi-block files.
         self.proc = subprocess.Popen(
             [*plen_command(), "up", "--data", str(self.data), "--block-size", str(MiB),
-             "--gateway-port", "0"],
+             "--gateway-port", "0", *extra],
             env=self.env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         wait_until(self._ready, timeout=90, interval=0.2, message=self.output())
@@ -121,6 +122,43 @@ def test_plen_up_starts_a_gateway_whose_printed_keys_work_and_survive_restart(up
                       aws_access_key_id=access_key, aws_secret_access_key=secret_key)
     assert s3.get_object(Bucket="both-doors", Key="from-s3")["Body"].read() == \
         b"via the gateway"
+
+
+def test_plen_up_tls_serves_https_that_clients_verify_with_the_printed_ca(up: Up) -> None:
+    import ssl
+    import urllib.request
+
+    import boto3
+
+    up.start("--tls")
+    endpoint, access_key, secret_key = _s3_details(up.output())
+    assert endpoint.startswith("https://127.0.0.1:"), endpoint
+    ca = up.data / "tls" / "ca.pem"
+    assert f"AWS_CA_BUNDLE={ca}" in up.output()
+    assert (up.data / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=str(ca),
+                      aws_access_key_id=access_key, aws_secret_access_key=secret_key)
+    s3.create_bucket(Bucket="sealed")
+    s3.put_object(Bucket="sealed", Key="k", Body=b"over tls")
+    assert up.plen("get", "/sealed/k", "-").stdout == b"over tls"
+    # Without the authority the certificate is not trusted; plain HTTP gets no S3 answer.
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(endpoint + "/", timeout=10,
+                               context=ssl.create_default_context())
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.HTTPException)):
+        urllib.request.urlopen(endpoint.replace("https:", "http:") + "/", timeout=10)
+
+    # A restart keeps the authority, so clients that trust it keep working.
+    assert up.proc is not None
+    before = ca.read_bytes()
+    up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(60) == 0
+    up.start("--tls")
+    assert ca.read_bytes() == before
+    endpoint2, _, _ = _s3_details(up.output())
+    s3 = boto3.client("s3", endpoint_url=endpoint2, region_name="us-east-1", verify=str(ca),
+                      aws_access_key_id=access_key, aws_secret_access_key=secret_key)
+    assert s3.get_object(Bucket="sealed", Key="k")["Body"].read() == b"over tls"
 
 
 def test_ctrl_c_stops_every_child_and_exits_zero(up: Up) -> None:
