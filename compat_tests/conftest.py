@@ -34,12 +34,16 @@ from typing import Any
 import pytest
 
 from compat_tests.cli import AwsCli
-from compat_tests.helpers import client, empty_and_delete_bucket, unique_name
+from compat_tests.helpers import (
+    DIFFERS_PROPERTY,
+    client,
+    empty_and_delete_bucket,
+    unique_name,
+)
 from compat_tests.targets import ALL_TARGETS, MOTO, PLENILUNE, STARTERS, Target
 
 _HERE = Path(__file__).parent
 _DIVERGED = pytest.StashKey[list[str]]()
-_DIFFERS = pytest.StashKey[list[str]]()
 _PLENILUNE_DIFFERENCES: dict[str, list[str]] = {}
 
 # Third-party warnings that must not fail compat tests under filterwarnings=error (each names
@@ -194,7 +198,8 @@ def plenilune_differs(request: pytest.FixtureRequest, target: Target) -> Callabl
         if target.name != PLENILUNE:
             return False
         _PLENILUNE_DIFFERENCES.setdefault(reason, []).append(request.node.nodeid)
-        request.node.stash.setdefault(_DIFFERS, []).append(reason)
+        # Carried to the test's reports, where compat_tests/report.py reads it.
+        request.node.user_properties.append((DIFFERS_PROPERTY, reason))
         return True
 
     return differs

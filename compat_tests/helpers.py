@@ -36,6 +36,9 @@ from compat_tests.targets import Target
 MiB = 1024 * 1024
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 HTTP_TIMEOUT_S = 30.0
+# The user property a test's reports carry for each documented Plenilune difference it met
+# (set by the ``plenilune_differs`` fixture, read by compat_tests/report.py).
+DIFFERS_PROPERTY = "plenilune_differs"
 
 
 # --------------------------------------------------------------------------------------------
