@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from compat_tests.helpers import expect_error, md5_hex, quoted
+from compat_tests.helpers import MiB, expect_error, md5_hex, multipart_etag, quoted
 
 
 def _source(s3: Any, bucket: str, key: str = "src") -> dict[str, Any]:
@@ -106,3 +106,27 @@ def test_copy_object_source_if_none_match(s3: Any, bucket: str) -> None:
     s3.copy_object(Bucket=bucket, Key="dst", CopySource=source,
                    CopySourceIfNoneMatch=quoted(md5_hex(b"other")))
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"source body"
+
+
+def test_copy_object_of_a_multipart_object(s3: Any, bucket: str,
+                                           plenilune_differs: Callable[[str], bool]) -> None:
+    """CopyObject of a multipart object copies every byte; AWS gives the copy the plain MD5
+    of its bytes."""
+    parts = [bytes([n]) * (5 * MiB) for n in (1, 2)] + [b"tail"]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="src")["UploadId"]
+    done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="src", PartNumber=n,
+                                                     UploadId=upload_id, Body=body)["ETag"]}
+            for n, body in enumerate(parts, start=1)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="src", UploadId=upload_id,
+                                 MultipartUpload={"Parts": done})
+    copied = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket,
+                                                                  "Key": "src"})
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"".join(parts)
+    etag = copied["CopyObjectResult"]["ETag"]
+    if plenilune_differs("CopyObject shares the source's blocks without reading them, so a "
+                         "copy of a multipart object keeps the source's multipart ETag "
+                         "instead of the MD5 of its bytes"):
+        assert etag == multipart_etag(parts)
+    else:
+        assert etag == quoted(md5_hex(b"".join(parts)))
+    assert s3.head_object(Bucket=bucket, Key="dst")["ETag"] == etag
