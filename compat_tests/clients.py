@@ -24,11 +24,12 @@ import random
 import shutil
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from compat_tests.helpers import MiB
-from compat_tests.keys import KEYS
+from compat_tests.keys import KEYS, byte_order
 
 SIZES: dict[str, int] = {
     "0B": 0,
@@ -53,6 +54,14 @@ CLIENT_KEYS: list[str] = [
     "a/b",
 ]
 
+# A small directory tree for sync and recursive copies: a space, nested directories.
+TREE: dict[str, bytes] = {
+    "a.txt": b"alpha\n",
+    "with space.txt": b"spaced out\n",
+    "sub/b.txt": b"bravo bravo\n",
+    "sub/deep/c.bin": bytes(range(256)) * 4,
+}
+
 REQUIRE_ENV = "PLEN_REQUIRE_CLIENTS"
 
 assert set(CLIENT_KEYS) - {"sp ace/file name.txt", "deep/er/than/that/leaf"} <= set(KEYS)
@@ -71,6 +80,32 @@ def write_payloads(root: Path, seed: int = 0) -> dict[str, bytes]:
         (root / f"{label}.bin").write_bytes(data)
         files[f"{label}.bin"] = data
     return files
+
+
+def write_tree(root: Path, files: dict[str, bytes], *, mtime: float | None = None) -> None:
+    """Write ``files`` ({relative path: bytes}) under ``root``, each dated ``mtime`` if given."""
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` as {relative path: bytes}."""
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in root.rglob("*") if p.is_file()}
+
+
+def stored_objects(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """Every object under ``prefix`` (key without the prefix -> bytes), read with boto3;
+    asserts the listing is in S3 (UTF-8 byte) order."""
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
+    assert keys == byte_order(keys), keys
+    return {k.removeprefix(prefix): s3.get_object(Bucket=bucket, Key=k)["Body"].read()
+            for k in keys}
 
 
 def _missing(what: str, install: str) -> None:

@@ -16,8 +16,16 @@ from typing import Any
 
 import pytest
 
+from compat_tests import clients
 from compat_tests.cli import AwsCli
-from compat_tests.clients import CLIENT_KEYS, SIZES, require_module, write_payloads
+from compat_tests.clients import (
+    CLIENT_KEYS,
+    SIZES,
+    read_tree,
+    require_module,
+    write_payloads,
+    write_tree,
+)
 from compat_tests.helpers import (
     MiB,
     empty_and_delete_bucket,
@@ -32,10 +40,7 @@ from compat_tests.keys import byte_order
 CLI_CHUNK = 8 * MiB  # the CLI's default multipart_threshold and multipart_chunksize
 
 TREE = {
-    "a.txt": b"alpha\n",
-    "with space.txt": b"spaced out\n",
-    "sub/b.txt": b"bravo bravo\n",
-    "sub/deep/c.bin": bytes(range(256)) * 4,
+    **clients.TREE,
     "big.bin": random.Random(9).randbytes(9 * MiB),  # above the CLI's 8 MiB threshold
 }
 
@@ -49,17 +54,7 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> None:
     """Write ``files`` under ``root``, dated an hour ago: `s3 sync` uploads a file whose mtime
     is newer than the object's whole-second LastModified, which a file written within the
     same second as its upload would be."""
-    an_hour_ago = time.time() - 3600
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        os.utime(path, (an_hour_ago, an_hour_ago))
-
-
-def _read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in root.rglob("*") if p.is_file()}
+    write_tree(root, files, mtime=time.time() - 3600)
 
 
 def _ls_lines(aws: AwsCli, *args: str) -> list[tuple[str, int | None]]:
@@ -159,7 +154,7 @@ def test_cli_cp_recursive_and_ls(aws: AwsCli, bucket: str, tmp_path: Path) -> No
 
     dst = tmp_path / "dst"
     aws("s3", "cp", "--no-progress", f"s3://{bucket}/tree", str(dst), "--recursive")
-    assert _read_tree(dst) == TREE
+    assert read_tree(dst) == TREE
 
 
 def test_cli_sync_and_sync_delete(aws: AwsCli, bucket: str, tmp_path: Path) -> None:
@@ -187,7 +182,7 @@ def test_cli_sync_and_sync_delete(aws: AwsCli, bucket: str, tmp_path: Path) -> N
 
     back = tmp_path / "back"
     aws("s3", "sync", "--no-progress", f"s3://{bucket}/mirror", str(back))
-    assert _read_tree(back) == expected
+    assert read_tree(back) == expected
 
 
 def test_cli_mv(aws: AwsCli, bucket: str, tmp_path: Path, s3: Any) -> None:
@@ -274,7 +269,7 @@ def test_cli_every_size_cp_mv_sync(aws: AwsCli, s3: Any, bucket: str, tmp_path: 
     down = aws("s3", "sync", "--no-progress", f"s3://{bucket}/moved/", str(dst))
     assert _lines(down.stdout) == sorted(
         f"download: s3://{bucket}/moved/{name} to {_shown(dst / name)}" for name in files)
-    assert _read_tree(dst) == files
+    assert read_tree(dst) == files
     again = aws("s3", "sync", "--no-progress", f"s3://{bucket}/moved/", str(dst))
     assert again.stdout == ""  # same sizes, same times: nothing to do
 
@@ -307,7 +302,7 @@ def test_cli_hostile_keys_cp_ls_sync(aws: AwsCli, s3: Any, bucket: str, tmp_path
                "--exclude", "a/b").stdout
     assert _lines(down) == sorted(f"download: s3://{bucket}/{key} to {_shown(dst / key)}"
                                   for key in tree)
-    assert _read_tree(dst) == tree
+    assert read_tree(dst) == tree
     # Nothing changed on either side: a second sync has nothing to do, which it can only know
     # if the listing gives every key back exactly as it went up.
     assert aws("s3", "sync", "--no-progress", f"s3://{bucket}/", str(dst),
@@ -350,13 +345,13 @@ def test_cli_sync_exclude_include_delete_both_ways(aws: AwsCli, s3: Any, bucket:
     assert _lines(down) == sorted([f"delete: {_shown(dst / 'extra.txt')}"] + [
         f"download: {url}/{k} to {_shown(dst / k)}" for k in ("keep.txt", "sub/keep.txt",
                                                      "sub/deep/x.txt")])
-    assert _read_tree(dst) == {"keep.txt": b"1", "sub/keep.txt": b"333",
+    assert read_tree(dst) == {"keep.txt": b"1", "sub/keep.txt": b"333",
                                "sub/deep/x.txt": b"55555", "also.log": b"excluded, kept"}
 
     only_sub = tmp_path / "only-sub"
     aws("s3", "cp", "--no-progress", "--recursive", url, str(only_sub), "--exclude", "*",
         "--include", "sub/*")
-    assert _read_tree(only_sub) == {"sub/keep.txt": b"333", "sub/deep/x.txt": b"55555"}
+    assert read_tree(only_sub) == {"sub/keep.txt": b"333", "sub/deep/x.txt": b"55555"}
 
     s3.put_object(Bucket=bucket, Key="f/sub/note.log", Body=b"log")
     removed = aws("s3", "rm", "--recursive", url, "--exclude", "*", "--include", "sub/*",
@@ -373,11 +368,11 @@ def test_cli_mv_recursive_up_and_down(aws: AwsCli, s3: Any, bucket: str, tmp_pat
     _write_tree(src, files)
     up = aws("s3", "mv", "--no-progress", "--recursive", str(src), f"s3://{bucket}/m").stdout
     assert _lines(up) == sorted(f"move: {_shown(src / k)} to s3://{bucket}/m/{k}" for k in files)
-    assert _read_tree(src) == {}
+    assert read_tree(src) == {}
     assert _listed(s3, bucket) == _in_s3_order({f"m/{k}": len(v) for k, v in files.items()})
     down = aws("s3", "mv", "--no-progress", "--recursive", f"s3://{bucket}/m", str(back)).stdout
     assert _lines(down) == sorted(f"move: s3://{bucket}/m/{k} to {_shown(back / k)}" for k in files)
-    assert _read_tree(back) == files
+    assert read_tree(back) == files
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 

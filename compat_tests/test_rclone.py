@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from compat_tests.clients import CLIENT_KEYS, require_binary, write_payloads
+from compat_tests.clients import (
+    CLIENT_KEYS,
+    TREE,
+    read_tree,
+    require_binary,
+    stored_objects,
+    write_payloads,
+    write_tree,
+)
 from compat_tests.helpers import MiB, md5_hex, multipart_etag, quoted
 from compat_tests.keys import byte_order
 from compat_tests.targets import Target
@@ -44,13 +52,6 @@ LIST_MODES = (("2", "true"), ("2", "false"), ("1", "false"))
 MOTO_V1_PREFIX_AGAIN = "moto lists a common prefix again after a v1 marker equal to it"
 
 NEW_YEAR_2020 = 1577836800  # 2020-01-01T00:00:00Z
-
-TREE = {
-    "a.txt": b"alpha\n",
-    "with space.txt": b"spaced out\n",
-    "sub/b.txt": b"bravo bravo\n",
-    "sub/deep/c.bin": bytes(range(256)) * 4,
-}
 
 
 class Rclone:
@@ -101,25 +102,10 @@ def rclone(target: Target, tmp_path: Path) -> Rclone:
     return Rclone(binary, target, tmp_path / "rclone-home")
 
 
-def _write_tree(root: Path, files: dict[str, bytes]) -> None:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
-def _read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in root.rglob("*") if p.is_file()}
 
 
-def _objects(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
-    """Every object under ``prefix`` (relative key -> bytes), asserting S3 listing order."""
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
-    assert keys == byte_order(keys), keys
-    return {k.removeprefix(prefix): s3.get_object(Bucket=bucket, Key=k)["Body"].read()
-            for k in keys}
 
 
 def _files_listing(files: dict[str, bytes]) -> list[str]:
@@ -152,7 +138,7 @@ def test_rclone_copy_check_every_size_with_multipart(rclone: Rclone, s3: Any, bu
     assert rclone.lines("lsf", "-R", "--files-only", "--format", "psh", "--hash", "MD5",
                         remote(bucket, "sizes")) == [
         f"{rel};{len(files[rel])};{md5_hex(files[rel])}" for rel in byte_order(list(files))]
-    assert _objects(s3, bucket, "sizes/") == files
+    assert stored_objects(s3, bucket, "sizes/") == files
     for rel, data in files.items():
         etag = s3.head_object(Bucket=bucket, Key=f"sizes/{rel}")["ETag"]
         if len(data) <= PART:
@@ -168,11 +154,11 @@ def test_rclone_copy_check_every_size_with_multipart(rclone: Rclone, s3: Any, bu
 
     back = tmp_path / "back"
     rclone("copy", remote(bucket, "sizes"), str(back))
-    assert _read_tree(back) == files
+    assert read_tree(back) == files
 
     # Server side: the 40 MiB object is copied as 9 ranged UploadPartCopy parts.
     rclone("copy", "--s3-copy-cutoff", "5M", remote(bucket, "sizes"), remote(bucket, "copied"))
-    assert _objects(s3, bucket, "copied/") == files
+    assert stored_objects(s3, bucket, "copied/") == files
     copied_etag = s3.head_object(Bucket=bucket, Key="copied/40MiB.bin")["ETag"]
     if plenilune_differs(UPLOAD_PART_COPY_ETAG):
         assert copied_etag.endswith('-9"') and copied_etag != big_etag, copied_etag
@@ -196,12 +182,12 @@ def test_rclone_hostile_keys_round_trip(rclone: Rclone, s3: Any, bucket: str,
     files = {key: f"<{key}>".encode() for key in CLIENT_KEYS}
     # `a` and `a/b` cannot both be local files: the tree holds `a/b`, `a` goes up alone.
     src = tmp_path / "src"
-    _write_tree(src, {k: v for k, v in files.items() if k != "a"})
+    write_tree(src, {k: v for k, v in files.items() if k != "a"})
     (tmp_path / "lone-a").write_bytes(files["a"])
     rclone("copy", str(src), remote(bucket, "keys"))
     rclone("copyto", str(tmp_path / "lone-a"), remote(bucket, "keys/a"))
 
-    assert _objects(s3, bucket, "keys/") == files
+    assert stored_objects(s3, bucket, "keys/") == files
     for fast_list in ((), ("--fast-list",)):
         assert rclone.lines("lsf", "-R", "--files-only", "--format", "ps", *fast_list,
                             remote(bucket, "keys")) == _files_listing(files)
@@ -212,14 +198,14 @@ def test_rclone_hostile_keys_round_trip(rclone: Rclone, s3: Any, bucket: str,
 
     back = tmp_path / "back"
     rclone("copy", "--exclude", "/a", remote(bucket, "keys"), str(back))
-    assert _read_tree(back) == {k: v for k, v in files.items() if k != "a"}
+    assert read_tree(back) == {k: v for k, v in files.items() if k != "a"}
     assert rclone("cat", remote(bucket, "keys/a")).stdout == files["a"].decode()
 
     # Server-side copies name each hostile key as a CopySource.
     rclone("copy", remote(bucket, "keys"), remote(bucket, "copied"))
-    assert _objects(s3, bucket, "copied/") == files
+    assert stored_objects(s3, bucket, "copied/") == files
     rclone("purge", remote(bucket, "keys"))
-    assert _objects(s3, bucket) == {f"copied/{k}": v for k, v in files.items()}
+    assert stored_objects(s3, bucket) == {f"copied/{k}": v for k, v in files.items()}
 
 
 def test_rclone_lists_hostile_keys_page_by_page(rclone: Rclone, s3: Any, bucket: str,
@@ -248,12 +234,12 @@ def test_rclone_sync_mirrors_a_tree_both_ways(rclone: Rclone, s3: Any, bucket: s
     """rclone sync uploads a tree, then mirrors edits, additions, deletions and a new
     modification time, and syncs it back down over a stale local copy."""
     src = tmp_path / "src"
-    _write_tree(src, TREE)
+    write_tree(src, TREE)
     rclone("sync", str(src), remote(bucket, "mirror"))
-    assert _objects(s3, bucket, "mirror/") == TREE
+    assert stored_objects(s3, bucket, "mirror/") == TREE
 
     changed = {"a.txt": b"alpha, longer now\n", "sub/new.txt": b"new\n"}
-    _write_tree(src, changed)
+    write_tree(src, changed)
     (src / "with space.txt").unlink()
     expected = {**{k: v for k, v in TREE.items() if k != "with space.txt"}, **changed}
     second = rclone("sync", "-v", str(src), remote(bucket, "mirror"))
@@ -261,7 +247,7 @@ def test_rclone_sync_mirrors_a_tree_both_ways(rclone: Rclone, s3: Any, bucket: s
     assert "sub/new.txt: Copied (new)" in second.stderr, second.stderr
     assert "with space.txt: Deleted" in second.stderr, second.stderr
     assert "sub/b.txt" not in second.stderr, second.stderr  # unchanged: not copied again
-    assert _objects(s3, bucket, "mirror/") == expected
+    assert stored_objects(s3, bucket, "mirror/") == expected
     assert rclone.lines("lsf", "-R", "--files-only", "--format", "ps",
                         remote(bucket, "mirror")) == _files_listing(expected)
 
@@ -275,12 +261,12 @@ def test_rclone_sync_mirrors_a_tree_both_ways(rclone: Rclone, s3: Any, bucket: s
     head = s3.head_object(Bucket=bucket, Key="mirror/sub/b.txt")
     assert float(head["Metadata"]["mtime"]) == NEW_YEAR_2020, head["Metadata"]
     assert head["ETag"] == etag
-    assert _objects(s3, bucket, "mirror/") == expected
+    assert stored_objects(s3, bucket, "mirror/") == expected
 
     dst = tmp_path / "dst"
-    _write_tree(dst, {"stale.txt": b"only here\n", "sub/b.txt": b"old bravo\n"})
+    write_tree(dst, {"stale.txt": b"only here\n", "sub/b.txt": b"old bravo\n"})
     rclone("sync", remote(bucket, "mirror"), str(dst))
-    assert _read_tree(dst) == expected
+    assert read_tree(dst) == expected
     rclone("check", str(dst), remote(bucket, "mirror"))
 
 
@@ -290,21 +276,21 @@ def test_rclone_mkdir_delete_purge_rmdir(rclone: Rclone, s3: Any, make_bucket: A
     bucket, rmdir refuses a bucket that holds objects, mkdir and rmdir make and remove one."""
     bucket = make_bucket()
     src = tmp_path / "src"
-    _write_tree(src, {"logs/a.txt": b"a", "logs/b.log": b"bb", "logs/sub/c.txt": b"ccc",
+    write_tree(src, {"logs/a.txt": b"a", "logs/b.log": b"bb", "logs/sub/c.txt": b"ccc",
                       "keep/d.txt": b"dddd"})
     rclone("copy", str(src), remote(bucket))
 
     rclone("delete", "--include", "*.txt", remote(bucket, "logs"))
-    assert _objects(s3, bucket) == {"keep/d.txt": b"dddd", "logs/b.log": b"bb"}
+    assert stored_objects(s3, bucket) == {"keep/d.txt": b"dddd", "logs/b.log": b"bb"}
 
     rclone("purge", remote(bucket, "logs"))
-    assert _objects(s3, bucket) == {"keep/d.txt": b"dddd"}
+    assert stored_objects(s3, bucket) == {"keep/d.txt": b"dddd"}
     assert rclone.lines("lsf", "-R", "--files-only", "--format", "ps",
                         remote(bucket)) == ["keep/d.txt;4"]
 
     refused = rclone("rmdir", remote(bucket), check=False)
     assert refused.returncode == 1 and "BucketNotEmpty" in refused.stderr, refused
-    assert _objects(s3, bucket) == {"keep/d.txt": b"dddd"}
+    assert stored_objects(s3, bucket) == {"keep/d.txt": b"dddd"}
 
     rclone("purge", remote(bucket))
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from compat_tests.clients import CLIENT_KEYS, require_binary, write_payloads
+from compat_tests.clients import (
+    CLIENT_KEYS,
+    TREE,
+    read_tree,
+    require_binary,
+    stored_objects,
+    write_payloads,
+    write_tree,
+)
 from compat_tests.helpers import MiB, client, expect_error, md5_hex, multipart_etag, quoted
 from compat_tests.keys import byte_order
 from compat_tests.targets import Target
@@ -31,13 +39,6 @@ EX_CONFLICT = 13
 EX_USAGE = 64
 
 NEW_YEAR_2020 = 1577836800  # 2020-01-01T00:00:00Z
-
-TREE = {
-    "a.txt": b"alpha\n",
-    "with space.txt": b"spaced out\n",
-    "sub/b.txt": b"bravo bravo\n",
-    "sub/deep/c.bin": bytes(range(256)) * 4,
-}
 
 MOTO_MULTIPART_ACL = ("moto answers 500 to GetObjectAcl on an object completed by a "
                       "multipart upload (s3cmd info reads the ACL)")
@@ -102,11 +103,6 @@ def s3cmd(target: Target, tmp_path: Path) -> S3cmd:
     return S3cmd(binary, target, tmp_path / "s3cmd-home")
 
 
-def _write_tree(root: Path, files: dict[str, bytes]) -> None:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
 def _date_tree(root: Path, files: dict[str, bytes]) -> None:
@@ -115,18 +111,8 @@ def _date_tree(root: Path, files: dict[str, bytes]) -> None:
         os.utime(root / rel, (NEW_YEAR_2020 + 60 * i, NEW_YEAR_2020 + 60 * i))
 
 
-def _read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in root.rglob("*") if p.is_file()}
 
 
-def _objects(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
-    """Every object under ``prefix`` (relative key -> bytes), asserting S3 listing order."""
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
-    assert keys == byte_order(keys), keys
-    return {k.removeprefix(prefix): s3.get_object(Bucket=bucket, Key=k)["Body"].read()
-            for k in keys}
 
 
 def _listing(url: str, files: dict[str, bytes]) -> list[tuple[str, str]]:
@@ -171,7 +157,7 @@ def test_s3cmd_put_get_every_size(s3cmd: S3cmd, s3: Any, bucket: str, tmp_path: 
         url + rel for rel in files)
 
     assert s3cmd.ls("--recursive", url) == _listing(url, files)
-    assert _objects(s3, bucket, "sizes/") == files
+    assert stored_objects(s3, bucket, "sizes/") == files
     for rel, data in files.items():
         etag = s3.head_object(Bucket=bucket, Key=f"sizes/{rel}")["ETag"]
         if len(data) > PART:
@@ -185,7 +171,7 @@ def test_s3cmd_put_get_every_size(s3cmd: S3cmd, s3: Any, bucket: str, tmp_path: 
     back.mkdir()
     got = s3cmd("get", "--recursive", url, f"{back}/").stdout
     assert len([line for line in got.splitlines() if line.startswith("download:")]) == len(files)
-    assert _read_tree(back) == files
+    assert read_tree(back) == files
 
     small = s3cmd.info(f"{url}1B.bin")
     assert small["File size"] == "1", small
@@ -210,7 +196,7 @@ def test_s3cmd_put_streams_stdin_as_a_multipart_upload(s3cmd: S3cmd, s3: Any, bu
         s3cmd("put", "-", f"s3://{bucket}/stdin/{rel}", stdin=tmp_path / "src" / rel)
         assert s3.head_object(Bucket=bucket, Key=f"stdin/{rel}")["ETag"] == multipart_etag(
             [data]), rel
-    assert _objects(s3, bucket, "stdin/") == {k: v for k, v in sizes.items() if v}
+    assert stored_objects(s3, bucket, "stdin/") == {k: v for k, v in sizes.items() if v}
 
     empty = s3cmd("put", "-", f"s3://{bucket}/stdin/0B.bin", check=False,
                   stdin=tmp_path / "src" / "0B.bin")
@@ -229,12 +215,12 @@ def test_s3cmd_hostile_keys_round_trip(s3cmd: S3cmd, s3: Any, bucket: str,
     url = f"s3://{bucket}/keys/"
     # `a` and `a/b` cannot both be local files: the tree holds `a/b`, `a` goes up alone.
     src = tmp_path / "src"
-    _write_tree(src, {k: v for k, v in files.items() if k != "a"})
+    write_tree(src, {k: v for k, v in files.items() if k != "a"})
     (tmp_path / "lone-a").write_bytes(files["a"])
     s3cmd("put", "--recursive", f"{src}/", url)
     s3cmd("put", str(tmp_path / "lone-a"), f"{url}a")
 
-    assert _objects(s3, bucket, "keys/") == files
+    assert stored_objects(s3, bucket, "keys/") == files
     assert s3cmd.ls("--recursive", url) == _listing(url, files)
     assert s3cmd.ls("--recursive", "--limit", "5", url) == _listing(url, files)[:5]
     # One level: the common prefixes first (as s3cmd prints them), then the objects.
@@ -248,14 +234,14 @@ def test_s3cmd_hostile_keys_round_trip(s3cmd: S3cmd, s3: Any, bucket: str,
     back = tmp_path / "back"
     back.mkdir()
     s3cmd("get", "--recursive", "--exclude", "a", url, f"{back}/")
-    assert _read_tree(back) == {k: v for k, v in files.items() if k != "a"}
+    assert read_tree(back) == {k: v for k, v in files.items() if k != "a"}
     s3cmd("get", f"{url}a", str(tmp_path / "a-back"))
     assert (tmp_path / "a-back").read_bytes() == files["a"]
 
     # A remote-to-remote sync names each hostile key as a CopySource.
     copied = s3cmd("sync", url, f"s3://{bucket}/copied/").stdout
     assert f"Copied {len(files)} files" in copied, copied
-    assert _objects(s3, bucket, "copied/") == files
+    assert stored_objects(s3, bucket, "copied/") == files
 
     gone = ["#frag", "100%", "a"]
     out = s3cmd("del", *[url + k for k in gone]).stdout
@@ -264,7 +250,7 @@ def test_s3cmd_hostile_keys_round_trip(s3cmd: S3cmd, s3: Any, bucket: str,
     assert s3cmd.ls("--recursive", url) == _listing(url, left)
     s3cmd("del", "--recursive", "--force", url)
     assert s3cmd.ls("--recursive", url) == []
-    assert _objects(s3, bucket) == {f"copied/{k}": v for k, v in files.items()}
+    assert stored_objects(s3, bucket) == {f"copied/{k}": v for k, v in files.items()}
 
 
 def test_s3cmd_sync_mirrors_a_tree_both_ways(s3cmd: S3cmd, s3: Any, bucket: str,
@@ -272,14 +258,14 @@ def test_s3cmd_sync_mirrors_a_tree_both_ways(s3cmd: S3cmd, s3: Any, bucket: str,
     """s3cmd sync uploads a tree, then mirrors edits, additions and (--delete-removed)
     deletions, and syncs it back down over a stale local copy."""
     src = tmp_path / "src"
-    _write_tree(src, TREE)
+    write_tree(src, TREE)
     _date_tree(src, TREE)
     url = f"s3://{bucket}/mirror/"
     s3cmd("sync", f"{src}/", url)
-    assert _objects(s3, bucket, "mirror/") == TREE
+    assert stored_objects(s3, bucket, "mirror/") == TREE
 
     changed = {"a.txt": b"alpha, longer now\n", "sub/new.txt": b"new\n"}
-    _write_tree(src, changed)
+    write_tree(src, changed)
     _date_tree(src, changed)
     (src / "with space.txt").unlink()
     expected = {**{k: v for k, v in TREE.items() if k != "with space.txt"}, **changed}
@@ -288,13 +274,13 @@ def test_s3cmd_sync_mirrors_a_tree_both_ways(s3cmd: S3cmd, s3: Any, bucket: str,
                       if line.startswith("upload:"))
     assert uploaded == [f"{url}a.txt", f"{url}sub/new.txt"], second
     assert f"delete: '{url}with space.txt'" in second.splitlines(), second
-    assert _objects(s3, bucket, "mirror/") == expected
+    assert stored_objects(s3, bucket, "mirror/") == expected
     assert s3cmd.ls("--recursive", url) == _listing(url, expected)
 
     dst = tmp_path / "dst"
-    _write_tree(dst, {"stale.txt": b"only here\n", "sub/b.txt": b"old bravo\n"})
+    write_tree(dst, {"stale.txt": b"only here\n", "sub/b.txt": b"old bravo\n"})
     s3cmd("sync", "--delete-removed", url, f"{dst}/")
-    assert _read_tree(dst) == expected
+    assert read_tree(dst) == expected
     # s3cmd keeps each file's attributes in x-amz-meta-s3cmd-attrs and restores them.
     for rel in expected:
         assert (dst / rel).stat().st_mtime == (src / rel).stat().st_mtime, rel
