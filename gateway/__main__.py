@@ -28,15 +28,17 @@ from plen.wire.errors import WireError
         type=click.Path(path_type=Path), help="Serve HTTPS: PEM certificate chain.")
 @option("--tls-key", envvar="PLEN_GATEWAY_TLS_KEY", default=None,
         type=click.Path(path_type=Path), help="The PEM private key of --tls-cert.")
+@option("--workers", envvar="PLEN_GATEWAY_WORKERS", default=0, type=click.IntRange(min=0),
+        help="Worker processes sharing the port; 0 = one per core, at most 8.")
 @option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)
 @option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
 def main(host: str, port: int, nameserver_url: str, root_user: str, root_password: str,
          region: str, domain: str, tls_cert: Path | None, tls_key: Path | None,
-         ready_file: Path | None, log_level: str) -> None:
+         workers: int, ready_file: Path | None, log_level: str) -> None:
     """Run the S3 gateway: the S3 REST API over the Plenilune namespace."""
     from gateway.app import make_app
     from gateway.tls import TLSConfigError, server_context
-    from plen import service
+    from plen import prefork, service
 
     try:
         settings = Settings(host=host, port=port, nameserver_url=nameserver_url,
@@ -55,7 +57,8 @@ def main(host: str, port: int, nameserver_url: str, root_user: str, root_passwor
             raise click.UsageError(str(err))
     service.setup_logging(log_level)
     service.run(make_app(settings), service="gateway", host=host, port=port,
-                ready_file=ready_file, ssl_context=ssl_context)
+                ready_file=ready_file, ssl_context=ssl_context,
+                workers=workers or prefork.default_count())
 
 
 if __name__ == "__main__":

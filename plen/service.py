@@ -115,36 +115,51 @@ def setup_logging(level: str = "INFO") -> None:
 def run(app: web.Application, *, service: str, host: str, port: int,
         ready_file: Path | None = None,
         on_bound: Callable[[str], None] | None = None,
-        ssl_context: ssl.SSLContext | None = None) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT (over HTTPS with ``ssl_context``); announce the
-    bound URL when listening."""
+        ssl_context: ssl.SSLContext | None = None, workers: int = 1) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT (over HTTPS with ``ssl_context``; in ``workers``
+    processes sharing one socket when more than one: plen/prefork.py); announce the bound
+    URL when listening."""
     try:
         import uvloop
         uvloop.install()
     except ImportError:  # uvloop is an optional speed-up
         pass
-    asyncio.run(_serve(app, service=service, host=host, port=port,
-                       ready_file=ready_file, on_bound=on_bound, ssl_context=ssl_context))
+    scheme = "https" if ssl_context is not None else "http"
 
-
-async def _serve(app: web.Application, *, service: str, host: str, port: int,
-                 ready_file: Path | None, on_bound: Callable[[str], None] | None,
-                 ssl_context: ssl.SSLContext | None) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024,
-                       ssl_context=ssl_context)
-    try:
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        bound_port = sockets[0].getsockname()[1]
-        scheme = "https" if ssl_context is not None else "http"
+    def announce(bound_port: int) -> None:
         url = f"{scheme}://{advertised_host(host)}:{bound_port}"
         log.info("%s listening on %s", service, url)
         if on_bound is not None:
             on_bound(url)
         if ready_file is not None:
             write_ready_file(ready_file, {"service": service, "url": url, "pid": os.getpid()})
+
+    if workers <= 1:
+        asyncio.run(_serve(app, (host, port), ssl_context, announce))
+        return
+    from plen import prefork
+
+    sock = prefork.listen(host, port)
+    prefork.run(workers, lambda: asyncio.run(_serve(app, sock, ssl_context, None)),
+                on_started=lambda: announce(sock.getsockname()[1]))
+
+
+async def _serve(app: web.Application, bind: tuple[str, int] | socket.socket,
+                 ssl_context: ssl.SSLContext | None,
+                 announce: Callable[[int], None] | None) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site: web.BaseSite
+    if isinstance(bind, socket.socket):
+        site = web.SockSite(runner, bind, ssl_context=ssl_context)
+    else:
+        site = web.TCPSite(runner, bind[0], bind[1], reuse_address=True, backlog=1024,
+                           ssl_context=ssl_context)
+    try:
+        await site.start()
+        if announce is not None:
+            sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+            announce(sockets[0].getsockname()[1])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

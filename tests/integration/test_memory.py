@@ -19,9 +19,13 @@ LIMIT = 300 * MiB  # far below 2 GiB; a process buffering the file would blow th
 
 
 class PeakRSS:
-    """Samples the resident memory of a set of processes in a thread until stopped."""
+    """Samples the resident memory of a set of processes in a thread until stopped. With
+    ``proportional=True`` it samples PSS instead: pages shared between the processes (a
+    parent and the workers it forked) are split between them, so the sum over the set is
+    what the set holds."""
 
-    def __init__(self, pids: list[int]) -> None:
+    def __init__(self, pids: list[int], *, proportional: bool = False) -> None:
+        self.proportional = proportional
         self.procs = [psutil.Process(p) for p in pids]
         self.peak: dict[int, int] = {p: 0 for p in pids}
         self.stop = threading.Event()
@@ -35,7 +39,9 @@ class PeakRSS:
         while not self.stop.wait(0.05):
             for p in list(self.procs):
                 try:
-                    self.peak[p.pid] = max(self.peak[p.pid], p.memory_info().rss)
+                    used = (p.memory_full_info().pss if self.proportional
+                            else p.memory_info().rss)
+                    self.peak[p.pid] = max(self.peak[p.pid], used)
                 except psutil.NoSuchProcess:
                     pass
 
