@@ -132,6 +132,8 @@ class Peer:
     startup_s: float  # from the starter's first step (installs excluded) to ready
     checks_sigv4: bool  # False: any signature (moto: any key) is accepted
     notes: str = ""
+    persists: bool = False  # objects survive a restart (on disk, fsynced or not)
+    replicas: int = 1  # copies of each object it keeps
 
     def client(self, max_pool_connections: int = 10, **config: Any) -> Any:
         """A boto3 S3 client for this peer, path-style, SigV4 (boto3's default)."""
@@ -280,7 +282,8 @@ def moto_server(tmp: Path) -> Iterator[Peer]:
         pid = _start(proc, probe=probe)
         yield Peer("moto", importlib.metadata.version("moto"), f"http://{HOST}:{proc.port}",
                    "bench", "bench", REGION, pid, (pid,), tmp, time.monotonic() - began,
-                   checks_sigv4=False, notes="in memory; any key and signature accepted")
+                   checks_sigv4=False, notes="in memory; any key and signature accepted",
+                   persists=False, replicas=1)
     finally:
         proc.terminate()
 
@@ -327,8 +330,13 @@ def s3rver(tmp: Path) -> Iterator[Peer]:
     tmp = tmp.resolve()  # the process runs in tmp: every path absolute
     data = tmp / "data"
     data.mkdir(parents=True, exist_ok=True)
+    # s3rver makes ListObjectsV2 continuation tokens with DES, which a Node on OpenSSL 3
+    # (Node 17 and later) refuses without the legacy provider: every listing would be a 500.
+    openssl = subprocess.run([node, "-p", "process.versions.openssl"], capture_output=True,
+                             text=True, timeout=30).stdout.strip()
+    legacy = ["--openssl-legacy-provider"] if openssl.startswith("3") else []
     proc = ManagedProcess(
-        "s3rver", command=lambda port: [node, str(script), "--directory", str(data),
+        "s3rver", command=lambda port: [node, *legacy, str(script), "--directory", str(data),
                                         "--address", HOST, "--port", str(port),
                                         "--no-vhost-buckets", "--silent"],
         cwd=tmp, log_path=tmp / "s3rver.log", env=child_env(), probe=lambda: False)
@@ -340,7 +348,8 @@ def s3rver(tmp: Path) -> Iterator[Peer]:
         yield Peer("s3rver", version, f"http://{HOST}:{proc.port}", S3RVER_KEY,
                    S3RVER_KEY, REGION, pid, (pid,), data, time.monotonic() - began,
                    checks_sigv4=False,
-                   notes="files on disk; checks the access key id, not the V4 signature")
+                   notes="files on disk; checks the access key id, not the V4 signature",
+                   persists=True, replicas=1)
     finally:
         proc.terminate()
 
@@ -594,7 +603,8 @@ def swift_s3api(tmp: Path) -> Iterator[Peer]:
             "swift", SWIFT_VERSION, f"http://{HOST}:{proxy.port}", user, password, REGION,
             pid, (pid, *pids), devices, time.monotonic() - began, checks_sigv4=True,
             notes=(f"proxy + account + container + 3 object servers, 3 replicas, memcached "
-                   f"{memcached_version(cache) or '?'}; rings built in {rings_s:.1f} s"))
+                   f"{memcached_version(cache) or '?'}; rings built in {rings_s:.1f} s"),
+            persists=True, replicas=SWIFT_REPLICAS)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,6 +51,30 @@ def test_small_object_get_fails_when_an_object_was_overwritten(bench: ModuleType
         bench.small_get(client, "smoke-small", "c4", 12, 4)
 
 
+def test_small_delete_fails_when_a_key_is_left(bench: ModuleType, target: Any) -> None:
+    client = target.client(4)
+    client.create_bucket(Bucket="smoke-delete")
+    bench.small_put(client, "smoke-delete", "d", 8, 4)
+    delete = bench.small_delete(client, "smoke-delete", "d", 8, 4)
+    assert len(delete.latencies_s) == 8
+
+    bench.small_put(client, "smoke-delete", "d", 9, 4)  # key 8 is not deleted below
+    with pytest.raises(bench.VerifyError):
+        bench.small_delete(client, "smoke-delete", "d", 8, 4)
+
+
+def test_copy_is_read_back_and_checked(bench: ModuleType, target: Any, tmp_path: Path) -> None:
+    client = target.client(2)
+    client.create_bucket(Bucket="smoke-copy")
+    src = tmp_path / "copy-src.bin"
+    md5 = bench.make_file(src, 3 * MiB)
+    bench.large_put_stream(client, "smoke-copy", "src", src)
+    assert bench.timed_copy(client, "smoke-copy", "src", "dst", md5) > 0
+
+    with pytest.raises(bench.VerifyError):
+        bench.timed_copy(client, "smoke-copy", "src", "dst2", "0" * 32)
+
+
 def test_list_pages_fail_when_a_key_is_missing(bench: ModuleType, target: Any) -> None:
     client = target.client(4)
     client.create_bucket(Bucket="smoke-list")
@@ -76,3 +100,4 @@ def test_large_object_round_trips_single_stream_and_multipart(bench: ModuleType,
     assert all(math.isfinite(s) for s in (result.put_stream_s, result.get_stream_s,
                                           result.upload_file_s, result.download_file_s))
     assert result.peak_rss_bytes > 0
+    assert bench.tree_rss(target.pids) > 0
