@@ -34,12 +34,7 @@ from typing import Any
 import pytest
 
 from compat_tests.cli import AwsCli
-from compat_tests.helpers import (
-    DIFFERS_PROPERTY,
-    client,
-    empty_and_delete_bucket,
-    unique_name,
-)
+from compat_tests.helpers import DIFFERS_PROPERTY, client, fresh_bucket
 from compat_tests.targets import ALL_TARGETS, MOTO, PLENILUNE, STARTERS, Target
 
 _HERE = Path(__file__).parent
@@ -146,17 +141,9 @@ def tls_s3(tls_target: Target) -> Any:
 
 @pytest.fixture
 def make_bucket(request: pytest.FixtureRequest, s3: Any) -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def make() -> str:
-        name = unique_name(request.node.originalname.removeprefix("test_"))
-        s3.create_bucket(Bucket=name)
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        empty_and_delete_bucket(s3, name)
+    with contextlib.ExitStack() as made:
+        prefix = request.node.originalname.removeprefix("test_")
+        yield lambda: made.enter_context(fresh_bucket(s3, prefix))
 
 
 @pytest.fixture

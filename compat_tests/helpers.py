@@ -13,13 +13,14 @@ Rules:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import re
 import ssl
 import uuid
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -228,6 +229,17 @@ def put_many(client: Any, bucket: str, keys: Iterable[str], body: bytes = b"x",
 # Characters XML 1.0 cannot carry at all, escaped or not: a key holding one cannot travel in a
 # DeleteObjects body, so cleanup deletes such keys one by one.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@contextlib.contextmanager
+def fresh_bucket(client: Any, prefix: str) -> Iterator[str]:
+    """A new, uniquely named bucket made with ``client``; emptied and deleted afterwards."""
+    name = unique_name(prefix)
+    client.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        empty_and_delete_bucket(client, name)
 
 
 def empty_and_delete_bucket(client: Any, bucket: str) -> None:

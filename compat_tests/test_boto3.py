@@ -18,14 +18,7 @@ from typing import Any
 import pytest
 
 from compat_tests.clients import CLIENT_KEYS, SIZES, payload
-from compat_tests.helpers import (
-    MiB,
-    empty_and_delete_bucket,
-    key_path,
-    multipart_etag,
-    signed_request,
-    unique_name,
-)
+from compat_tests.helpers import MiB, fresh_bucket, key_path, multipart_etag, signed_request
 from compat_tests.keys import byte_order
 from compat_tests.targets import Target
 from compat_tests.test_transfer import CHUNK, NonSeekable
@@ -46,10 +39,8 @@ def boto(target: Target, scheme: str, request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def boto_bucket(boto: Any, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = unique_name(request.node.originalname.removeprefix("test_"))
-    boto.create_bucket(Bucket=name)
-    yield name
-    empty_and_delete_bucket(boto, name)
+    with fresh_bucket(boto, request.node.originalname.removeprefix("test_")) as name:
+        yield name
 
 
 class SentHeaders:
@@ -164,9 +155,7 @@ def test_a_wrong_trailing_checksum_is_refused_and_keeps_the_old_version(
         tls_target: Target, tls_s3: Any, reference_diverges: Any) -> None:
     """Over HTTPS, an aws-chunked PUT whose CRC32 trailer does not match its bytes is 400
     BadDigest, and the object keeps its previous bytes."""
-    bucket = unique_name("trailer")
-    tls_s3.create_bucket(Bucket=bucket)
-    try:
+    with fresh_bucket(tls_s3, "trailer") as bucket:
         old, new = b"the old version", payload(MiB, seed=6)
         assert _trailer_put(tls_target, bucket, "k", old, crc32_b64(old)).status == 200
         with reference_diverges("moto does not verify x-amz-checksum-* values"):
@@ -174,5 +163,3 @@ def test_a_wrong_trailing_checksum_is_refused_and_keeps_the_old_version(
             assert refused.status == 400, refused.body[:300]
             assert refused.error["Code"] == "BadDigest", refused.error
             assert tls_s3.get_object(Bucket=bucket, Key="k")["Body"].read() == old
-    finally:
-        empty_and_delete_bucket(tls_s3, bucket)
