@@ -57,13 +57,17 @@ class LocalCertificate:
     cert: Path  # the server's certificate, then the authority's
     key: Path
 
+    @classmethod
+    def in_directory(cls, directory: Path) -> LocalCertificate:
+        return cls(ca=directory / "ca.pem", cert=directory / "cert.pem",
+                   key=directory / "key.pem")
+
 
 def local_certificate(directory: Path, hosts: Iterable[str]) -> LocalCertificate:
     """A server certificate for ``hosts`` signed by a local authority, made once in
     ``directory`` and kept while it is valid and covers ``hosts``."""
     wanted = sorted(set(hosts))
-    files = LocalCertificate(ca=directory / "ca.pem", cert=directory / "cert.pem",
-                             key=directory / "key.pem")
+    files = LocalCertificate.in_directory(directory)
     if _still_good(files, wanted):
         return files
     directory.mkdir(parents=True, exist_ok=True)

@@ -327,6 +327,9 @@ def root_credentials(data: Path) -> tuple[str, str]:
     return access_key, secret_key
 
 
+TLS_DIR = "tls"  # under --data: the local authority and the gateway's certificate
+
+
 def tls_hosts(host: str) -> list[str]:
     """The names a client may use for a gateway bound to ``host``."""
     hosts = {"localhost", "127.0.0.1", "::1"}
@@ -347,7 +350,7 @@ def _start_gateway(sup: Supervisor, *, data: Path, env: dict[str, str], ns_url: 
     if tls:
         from gateway.tls import local_certificate
 
-        made = local_certificate(data / "tls", tls_hosts(host))
+        made = local_certificate(data / TLS_DIR, tls_hosts(host))
         argv += ["--tls-cert", str(made.cert), "--tls-key", str(made.key)]
     gateway = sup.launch(Child("gateway", argv, data / "logs" / "gateway.log",
                                ready_file=run / "gateway.ready", env=gw_env, cwd=data))
@@ -425,7 +428,9 @@ def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
         click.echo(f"S3 access key: {user}")
         click.echo(f"S3 secret key: {password}")
         if gateway.url.startswith("https:"):
-            ca = sup.data / "tls" / "ca.pem"
+            from gateway.tls import LocalCertificate
+
+            ca = LocalCertificate.in_directory(sup.data / TLS_DIR).ca
             click.echo(f"S3 CA bundle: {ca}  (a local authority: export AWS_CA_BUNDLE={ca})")
         click.echo(f"  e.g. AWS_ACCESS_KEY_ID={user} AWS_SECRET_ACCESS_KEY=... "
                    f"aws --endpoint-url {gateway.url} s3 ls")
