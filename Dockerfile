@@ -3,8 +3,11 @@
 # One image for every Plenilune role; the role is the `plen` subcommand:
 #   docker run IMAGE nameserver      (PLEN_REDIS_URL, PLEN_CLUSTER_SECRET, ...)
 #   docker run IMAGE blockstore      (PLEN_BLOCKSTORE_DATA=/data, PLEN_NAMESERVER, ...)
+#   docker run IMAGE gateway         (PLEN_NAMESERVER, PLEN_ROOT_USER, PLEN_ROOT_PASSWORD, ...)
 #   docker run IMAGE ls /            (the CLI, with PLEN_NAMESERVER)
-# Settings are the PLEN_* environment variables (or the flags) of PROTOCOL_NOTES.md.
+# Settings are the PLEN_* environment variables (or the flags) that `plen <role> --help`
+# lists. No secret is set here: the cluster secret and the root credentials come from the
+# container's environment (compose's .env, a Kubernetes Secret) at run time.
 
 # ---- build: wheels for the project and every dependency (a compiler is at hand here for any
 # dependency without a wheel for this platform; none of it reaches the final image).
@@ -16,7 +19,7 @@ WORKDIR /src
 COPY . .
 RUN pip wheel --no-cache-dir --disable-pip-version-check -w /wheels .
 
-# ---- runtime
+# ---- runtime: slim Python, the installed wheels, no compiler, no source tree.
 FROM python:3.11-slim
 # In a container the servers listen on every interface: 127.0.0.1 would be unreachable.
 ENV PYTHONUNBUFFERED=1 \
@@ -25,8 +28,10 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PLEN_NAMESERVER_HOST=0.0.0.0 \
     PLEN_BLOCKSTORE_HOST=0.0.0.0 \
+    PLEN_GATEWAY_HOST=0.0.0.0 \
     PLEN_BLOCKSTORE_DATA=/data
 
+# The wheels are bind-mounted from the build stage, so they never form a layer of this image.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels plenilune \
     && plen --help >/dev/null
@@ -41,6 +46,8 @@ RUN groupadd --system --gid 10001 plen \
 USER 10001:10001
 WORKDIR /home/plen
 
+# nameserver, blockstore, gateway. No HEALTHCHECK here: the port depends on the role, so
+# compose and the Helm chart probe each role's GET /healthz themselves.
 EXPOSE 7070 7100 9000
 ENTRYPOINT ["plen"]
 CMD ["--help"]
