@@ -24,6 +24,10 @@
 {{- printf "%s-blockstore" (include "plenilune.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{- define "plenilune.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "plenilune.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "plenilune.redis.fullname" -}}
 {{- printf "%s-redis" (include "plenilune.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -56,6 +60,44 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     secretKeyRef:
       name: {{ include "plenilune.secretName" . }}
       key: {{ .Values.clusterSecret.key }}
+{{- end }}
+
+{{/* The gateway's root credentials */}}
+{{- define "plenilune.rootSecretName" -}}
+{{- default (printf "%s-root-credentials" (include "plenilune.fullname" .)) .Values.gateway.rootCredentials.existingSecret }}
+{{- end }}
+
+{{- define "plenilune.rootCredentialsEnv" -}}
+{{- $c := .Values.gateway.rootCredentials }}
+- name: PLEN_ROOT_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "plenilune.rootSecretName" . }}
+      key: {{ $c.userKey }}
+- name: PLEN_ROOT_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "plenilune.rootSecretName" . }}
+      key: {{ $c.passwordKey }}
+{{- end }}
+
+{{/* Blockstore pods: spread over zones, then over nodes. */}}
+{{- define "plenilune.blockstore.spread" -}}
+- maxSkew: 1
+  topologyKey: topology.kubernetes.io/zone
+  whenUnsatisfiable: {{ .Values.blockstore.zoneSpread.whenUnsatisfiable }}
+  labelSelector:
+    matchLabels:
+      {{- include "plenilune.selectorLabels" . | nindent 6 }}
+      app.kubernetes.io/component: blockstore
+# Two replicas of a block on one node would fall together: spread over nodes too.
+- maxSkew: 1
+  topologyKey: kubernetes.io/hostname
+  whenUnsatisfiable: ScheduleAnyway
+  labelSelector:
+    matchLabels:
+      {{- include "plenilune.selectorLabels" . | nindent 6 }}
+      app.kubernetes.io/component: blockstore
 {{- end }}
 
 {{/* PLEN_REDIS_URL: embedded Redis, a Secret, or the plain URL */}}
