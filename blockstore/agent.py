@@ -35,6 +35,7 @@ import aiohttp
 
 from blockstore.disk import BlockDisk, BlockWriter
 from blockstore.pacing import TokenBucket
+from blockstore.pipeline import read_batches
 from blockstore.settings import Settings
 from plen.client.http import call_json, raise_for_wire_error, transport_error
 from plen.wire.blocks import TOKEN_HEADER, block_path
@@ -60,7 +61,6 @@ T = TypeVar("T")
 DEFAULT_HEARTBEAT_INTERVAL_S = 3.0  # until the nameserver says otherwise
 REGISTER_BACKOFF_S = 0.2
 REGISTER_BACKOFF_MAX_S = 5.0
-COPY_CHUNK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -312,10 +312,10 @@ class AgentWorker:
         try:
             async with self.http.get(url, headers={TOKEN_HEADER: token}) as resp:
                 await raise_for_wire_error(resp)
-                async for chunk in resp.content.iter_chunked(COPY_CHUNK_BYTES):
-                    await writer.write(chunk)
+                async for batch in read_batches(resp.content, writer.size):
+                    await writer.write(batch)
                     # Waiting here leaves the socket unread: TCP slows the sender down.
-                    await self.copy_pace.take(len(chunk))
+                    await self.copy_pace.take(sum(len(chunk) for chunk in batch))
         except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
             raise transport_error(exc, url,
                                   sent=not isinstance(exc, aiohttp.ClientConnectorError)) from exc

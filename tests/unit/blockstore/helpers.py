@@ -79,7 +79,7 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
 
 async def store_block(disk: BlockDisk, block_id: str, data: bytes) -> None:
     writer = await disk.begin_write(block_id, crc32c(data), len(data))
-    await writer.write(data)
+    await writer.write([data])
     await writer.seal()
     await writer.commit()
 

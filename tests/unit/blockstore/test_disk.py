@@ -28,8 +28,10 @@ async def disk(tmp_path: Path) -> AsyncIterator[BlockDisk]:
 async def test_written_block_reads_back_with_its_crc(disk: BlockDisk) -> None:
     block_id = new_block_id()
     writer = await disk.begin_write(block_id, crc32c(DATA), len(DATA))
-    for start in range(0, len(DATA), 65536):
-        await writer.write(DATA[start:start + 65536])
+    pieces = [DATA[start:start + 65536] for start in range(0, len(DATA), 65536)]
+    await writer.write(pieces[:1])
+    await writer.write([bytearray(pieces[1]), memoryview(pieces[2])])  # any bytes-like
+    await writer.write(pieces[3:])
     await writer.seal()
     await writer.commit()
 
@@ -47,7 +49,7 @@ async def test_written_block_reads_back_with_its_crc(disk: BlockDisk) -> None:
 async def test_seal_refuses_bytes_not_matching_crc_and_abort_leaves_nothing(
         disk: BlockDisk) -> None:
     writer = await disk.begin_write(new_block_id(), crc32c(DATA) ^ 1, len(DATA))
-    await writer.write(DATA)
+    await writer.write([DATA])
     with pytest.raises(WireError) as caught:
         await writer.seal()
     assert caught.value.code is ErrorCode.CHECKSUM_MISMATCH
@@ -61,7 +63,7 @@ async def test_seal_refuses_bytes_not_matching_crc_and_abort_leaves_nothing(
 
 async def test_seal_refuses_fewer_bytes_than_declared(disk: BlockDisk) -> None:
     writer = await disk.begin_write(new_block_id(), crc32c(DATA), len(DATA) + 1)
-    await writer.write(DATA)
+    await writer.write([DATA])
     with pytest.raises(WireError) as caught:
         await writer.seal()
     assert caught.value.code is ErrorCode.CHECKSUM_MISMATCH
@@ -187,7 +189,7 @@ async def test_commit_refuses_same_id_with_other_bytes(disk: BlockDisk) -> None:
     await store_block(disk, block_id, DATA)
     other = DATA[::-1]
     writer = await disk.begin_write(block_id, crc32c(other), len(other))
-    await writer.write(other)
+    await writer.write([other])
     await writer.seal()
     with pytest.raises(WireError) as caught:
         await writer.commit()
@@ -243,7 +245,7 @@ def test_changelog_restore_keeps_what_happened_since() -> None:
 async def test_capacity_is_held_plus_free_never_the_shared_disk_size(disk: BlockDisk) -> None:
     data = b"z" * 5000
     writer = await disk.begin_write("e" * 32, crc32c(data), len(data))
-    await writer.write(data)
+    await writer.write([data])
     await writer.seal()
     await writer.commit()
     usage = await disk.usage()
