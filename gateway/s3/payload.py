@@ -23,9 +23,9 @@ from gateway.s3.chunked import AwsChunkedDecoder
 from gateway.s3.errors import S3Error
 from gateway.s3.sigv4 import AuthResult
 
-READ_BYTES = 1024 * 1024
-# Hash pieces at least this big in a worker thread, so the event loop keeps serving.
-THREAD_HASH_MIN_BYTES = 256 * 1024
+# Bodies are hashed in a worker thread, in batches of about this many bytes, so the event
+# loop keeps serving; a last batch under a quarter of it is hashed in place.
+HASH_BATCH_BYTES = 1024 * 1024
 _HEX_SHA256_LEN = 64
 
 
@@ -83,11 +83,12 @@ class Payload:
         value = self._request.headers.get(name)
         return int(value) if value is not None and value.isdigit() else None
 
-    def _update(self, data: bytes) -> None:
-        if self._sha256 is not None:
-            self._sha256.update(data)
-        if self._checksum is not None:
-            self._checksum.update(data)
+    def _update(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            if self._sha256 is not None:
+                self._sha256.update(piece)
+            if self._checksum is not None:
+                self._checksum.update(piece)
 
     async def _pieces(self) -> AsyncIterator[bytes]:
         if self._decoder is not None:
@@ -95,24 +96,35 @@ class Payload:
                 yield piece
             return
         content = self._request.content
-        while True:
-            piece = await content.read(READ_BYTES)
-            if not piece:
-                return
+        while piece := await content.readany():  # as received: no join, no copy
             yield piece
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         hashing = self._sha256 is not None or self._checksum is not None
+        batch: list[bytes] = []
+        batched = 0
         async for piece in self._pieces():
             self.size += len(piece)
             if self._max_bytes is not None and self.size > self._max_bytes:
                 raise S3Error("EntityTooLarge")
-            if hashing:
-                if len(piece) >= THREAD_HASH_MIN_BYTES:
-                    await asyncio.to_thread(self._update, piece)
-                else:
-                    self._update(piece)
-            yield piece
+            if not hashing:
+                yield piece
+                continue
+            # Hashed in batches: one trip to a worker thread per batch, not per piece.
+            batch.append(piece)
+            batched += len(piece)
+            if batched >= HASH_BATCH_BYTES:
+                await asyncio.to_thread(self._update, batch)
+                for hashed in batch:
+                    yield hashed
+                batch, batched = [], 0
+        if batch:
+            if batched >= HASH_BATCH_BYTES // 4:
+                await asyncio.to_thread(self._update, batch)
+            else:
+                self._update(batch)
+            for hashed in batch:
+                yield hashed
         self._verify_end()
 
     def _verify_end(self) -> None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import aiohttp
+import aiohttp.payload
+from aiohttp.abc import AbstractStreamWriter
 
 from plen.checksum import Crc32c
 from plen.client.http import raise_for_wire_error, request, transport_error
@@ -37,8 +39,6 @@ from plen.wire.types import Replica, ServerId
 
 log = logging.getLogger("plen.client.blockstore")
 
-READ_CHUNK_BYTES = 1 << 20
-
 BadReplicaCallback = Callable[[FileBlock, Replica, WireError], Awaitable[None]]
 
 BytesLike = bytes | bytearray | memoryview
@@ -48,9 +48,34 @@ def block_url(base_url: str, block_id: str) -> str:
     return base_url.rstrip("/") + block_path(block_id)
 
 
-async def put_block(http: aiohttp.ClientSession, alloc: AllocateBlockResponse, data: BytesLike,
-                    crc: int, *, timeout: aiohttp.ClientTimeout | None = None) -> list[ServerId]:
-    """Store ``data`` on every server of ``alloc.pipeline``; the ids that acknowledged it.
+class PiecesPayload(aiohttp.payload.Payload):
+    """A request body sent as the pieces it is held in, never joined into one buffer (a
+    block arrives in the pieces its source delivered; joining would copy every byte), and
+    sent again whole if aiohttp retries the request."""
+
+    def __init__(self, pieces: Sequence[BytesLike]) -> None:
+        super().__init__(pieces, content_type="application/octet-stream")
+        self._size = sum(len(piece) for piece in pieces)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        for piece in self._value:
+            await writer.write(piece)
+
+    async def write_with_length(self, writer: AbstractStreamWriter,
+                                content_length: int | None) -> None:
+        if content_length is not None and content_length < self._size:
+            raise ValueError("PiecesPayload is always sent whole")
+        await self.write(writer)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return b"".join(self._value).decode(encoding, errors)
+
+
+async def put_block(http: aiohttp.ClientSession, alloc: AllocateBlockResponse,
+                    data: BytesLike | Sequence[BytesLike], crc: int, *,
+                    timeout: aiohttp.ClientTimeout | None = None) -> list[ServerId]:
+    """Store ``data`` (one buffer, or the block's pieces in order) on every server of
+    ``alloc.pipeline``; the ids that acknowledged it.
 
     Raises the first hop's ``WireError`` (``PIPELINE_FAILED`` carries ``failed_url``, the
     private URL of the hop that failed downstream) or a transport error naming its ``url``.
@@ -65,7 +90,9 @@ async def put_block(http: aiohttp.ClientSession, alloc: AllocateBlockResponse, d
         PIPELINE_HEADER: ",".join(alloc.forward_urls),
         "Content-Type": "application/octet-stream",
     }
-    raw = await request(http, "PUT", url, data=data, headers=headers, timeout=timeout)
+    pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    raw = await request(http, "PUT", url, data=PiecesPayload(pieces), headers=headers,
+                        timeout=timeout)
     stored_on = codec.loads(PutBlockResponse, raw).stored_on
     missing = [r.server_id for r in alloc.pipeline if r.server_id not in stored_on]
     if missing:
@@ -87,8 +114,7 @@ def _content_range_start(value: str | None) -> int | None:
 
 async def read_range(http: aiohttp.ClientSession, block: FileBlock, start: int = 0,
                      end: int | None = None, *, on_bad_replica: BadReplicaCallback | None = None,
-                     timeout: aiohttp.ClientTimeout | None = None,
-                     chunk_bytes: int = READ_CHUNK_BYTES) -> AsyncIterator[bytes]:
+                     timeout: aiohttp.ClientTimeout | None = None) -> AsyncIterator[bytes]:
     """Bytes ``[start, end)`` of ``block`` (offsets inside the file's part of the block: a
     slice's bytes begin ``block.start`` bytes into the stored block), streamed in chunks."""
     end = block.size if end is None else end
@@ -122,7 +148,7 @@ async def read_range(http: aiohttp.ClientSession, block: FileBlock, start: int =
                                         f"{url} answered range starting at {got}, not {pos}")
                 elif pos > 0:
                     skip = pos  # a 200 despite the Range header: the whole block follows
-                async for chunk in resp.content.iter_chunked(chunk_bytes):
+                async for chunk in resp.content.iter_any():  # as received: no join
                     if skip:
                         if len(chunk) <= skip:
                             skip -= len(chunk)

@@ -21,7 +21,7 @@ import base64
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, BinaryIO
 
 import aiohttp
@@ -69,17 +69,19 @@ class _SourceReader:
     """Reads a byte source in pieces of a requested size, whatever chunks it yields.
 
     A binary file object is read in a worker thread; an async iterator is consumed as is;
-    a bytes-like value is served from memory.
+    a bytes-like value is served from memory. ``read_pieces`` hands the source's own
+    chunks on (sliced, never joined): copying every byte once more costs more CPU than
+    hashing it.
     """
 
     def __init__(self, source: Source) -> None:
         self._file: BinaryIO | None = None
         self._aiter: AsyncIterator[BytesLike] | None = None
         self._iter: Iterable[BytesLike] | None = None
-        self._pending: memoryview | None = None
+        self._unread: list[memoryview] = []  # served before the source's next chunk
         self.eof = False
         if isinstance(source, (bytes, bytearray, memoryview)):
-            self._pending = memoryview(source).cast("B")
+            self._unread.append(memoryview(source).cast("B"))
             self._iter = iter(())
         elif hasattr(source, "read"):
             self._file = source  # type: ignore[assignment]
@@ -90,8 +92,14 @@ class _SourceReader:
         else:
             raise TypeError(f"cannot read bytes from {type(source).__name__}")
 
-    async def _piece(self, limit: int) -> BytesLike:
-        """Up to ``limit`` bytes; empty at the end of the stream."""
+    def unread(self, data: BytesLike) -> None:
+        """Put ``data`` back in front of what is still to be read."""
+        if len(data):
+            self._unread.insert(0, memoryview(data).cast("B"))
+            self.eof = False
+
+    async def _next_chunk(self, limit: int) -> BytesLike:
+        """The source's next chunk (a file: up to ``limit`` bytes); empty at its end."""
         if self._file is not None:
             data = await asyncio.to_thread(self._file.read, limit)
             if data is None:
@@ -99,7 +107,7 @@ class _SourceReader:
             if not isinstance(data, (bytes, bytearray)):
                 raise TypeError("the source must be opened in binary mode")
             return data
-        while self._pending is None or not len(self._pending):
+        while True:
             try:
                 if self._aiter is not None:
                     chunk = await self._aiter.__anext__()
@@ -109,31 +117,44 @@ class _SourceReader:
                 return b""
             if not isinstance(chunk, (bytes, bytearray, memoryview)):
                 raise TypeError(f"the source yielded {type(chunk).__name__}, not bytes")
-            self._pending = memoryview(chunk).cast("B")
-        piece = self._pending[:limit]
-        self._pending = self._pending[limit:]
-        return piece
+            if len(chunk):
+                return chunk
 
-    async def read(self, n: int) -> BytesLike:
-        """Exactly ``n`` bytes, or fewer only at the end of the stream (then ``eof``)."""
-        first: BytesLike | None = None
-        buf: bytearray | None = None
+    async def _piece(self, limit: int) -> BytesLike:
+        """Up to ``limit`` bytes; empty at the end of the stream."""
+        if self._unread:
+            view = self._unread[0]
+            if len(view) > limit:
+                self._unread[0] = view[limit:]
+                return view[:limit]
+            return self._unread.pop(0)
+        chunk = await self._next_chunk(limit)
+        if len(chunk) > limit:
+            view = memoryview(chunk).cast("B")
+            self._unread.append(view[limit:])
+            return view[:limit]
+        return chunk
+
+    async def read_pieces(self, n: int) -> list[BytesLike]:
+        """Exactly ``n`` bytes as pieces, or fewer only at the end of the stream (then
+        ``eof``)."""
+        pieces: list[BytesLike] = []
         got = 0
         while got < n and not self.eof:
             piece = await self._piece(n - got)
             if not len(piece):
                 self.eof = True
                 break
-            if first is None:
-                first = piece  # a single piece is handed on without a copy
-            else:
-                if buf is None:
-                    buf = bytearray(first)
-                buf += piece
+            pieces.append(piece)
             got += len(piece)
-        if buf is not None:
-            return buf
-        return first if first is not None else b""
+        return pieces
+
+    async def read(self, n: int) -> BytesLike:
+        """``read_pieces`` as one value (a single piece is handed on without a copy)."""
+        pieces = await self.read_pieces(n)
+        if len(pieces) == 1:
+            return pieces[0]
+        return b"".join(pieces)
 
 
 class _StreamHash:
@@ -144,18 +165,27 @@ class _StreamHash:
         self.crc32c = 0
         self.size = 0
 
-    def _update(self, data: BytesLike) -> int:
-        self.md5.update(data)
-        block_crc = crc32c(data)
-        self.crc32c = crc32c(data, self.crc32c)
-        self.size += len(data)
+    def _update(self, pieces: Sequence[BytesLike]) -> int:
+        block_crc = 0
+        for piece in pieces:
+            self.md5.update(piece)
+            block_crc = crc32c(piece, block_crc)
+            self.crc32c = crc32c(piece, self.crc32c)
+            self.size += len(piece)
         return block_crc
 
-    async def update(self, data: BytesLike) -> int:
-        """Feed ``data``; return its own CRC32C."""
-        if len(data) >= _THREAD_HASH_MIN_BYTES:
-            return await asyncio.to_thread(self._update, data)
-        return self._update(data)
+    async def update(self, pieces: Sequence[BytesLike]) -> int:
+        """Feed the pieces of one block (or of an inline file); return their own CRC32C."""
+        if sum(len(piece) for piece in pieces) >= _THREAD_HASH_MIN_BYTES:
+            return await asyncio.to_thread(self._update, pieces)
+        return self._update(pieces)
+
+    async def update_after(self, previous: asyncio.Future[int] | None,
+                           pieces: Sequence[BytesLike]) -> int:
+        """``update`` once ``previous`` (the update before) is done, keeping the order."""
+        if previous is not None:
+            await asyncio.shield(previous)
+        return await self.update(pieces)
 
 
 def failed_servers(alloc: AllocateBlockResponse, err: WireError) -> list[ServerId]:
@@ -364,7 +394,7 @@ class FileSystem:
         hasher = _StreamHash()
         head = await reader.read(info.inline_max_bytes + 1)
         if reader.eof and len(head) <= info.inline_max_bytes:
-            await hasher.update(head)
+            await hasher.update([head])
             request = CommitFileRequest(
                 path=path, size=len(head), md5=hasher.md5.hexdigest(),
                 inline_data=base64.b64encode(head).decode("ascii"), crc32c=hasher.crc32c,
@@ -375,8 +405,8 @@ class FileSystem:
                 progress(len(head))
             return entry
 
-        blocks = await self._store_blocks(reader, head, info.block_size_bytes, hasher,
-                                          progress)
+        reader.unread(head)
+        blocks = await self._store_blocks(reader, info.block_size_bytes, hasher, progress)
         request = CommitFileRequest(
             path=path, size=hasher.size, md5=hasher.md5.hexdigest(), blocks=blocks,
             crc32c=hasher.crc32c, content_type=content_type,
@@ -394,7 +424,7 @@ class FileSystem:
         info = await self.info()
         reader = _SourceReader(source)
         hasher = _StreamHash()
-        blocks = await self._store_blocks(reader, b"", info.block_size_bytes, hasher, None)
+        blocks = await self._store_blocks(reader, info.block_size_bytes, hasher, None)
         req = PutPartRequest(path=path, upload_id=upload_id, part_number=part_number,
                              size=hasher.size, md5=hasher.md5.hexdigest(), blocks=blocks,
                              checksums=_finished(None, finish, hasher))
@@ -419,56 +449,47 @@ class FileSystem:
             md5 = hashlib.md5(f"{src.md5}:{start}-{end}".encode()).hexdigest()
         if src.inline:  # a few KiB at most: these bytes do get stored again, as a block
             data = base64.b64decode(src.inline_data or "")[start:end]
-            blocks = [await self._store_block(0, data, crc32c(data))] if data else []
+            blocks = [await self._store_block(0, [data], len(data), crc32c(data))] if data else []
         else:
             blocks = [CommittedBlock(block=_slice(b, s, e), replicas=[])
                       for b, s, e in _plan_range(src, start, end)] if end > start else []
         req = PutPartRequest(path=path, upload_id=upload_id, part_number=part_number,
                              size=end - start, md5=md5, blocks=blocks)
         return (await self.nameserver.put_part(req)).part
-    async def _store_blocks(self, reader: _SourceReader, head: BytesLike, block_size: int,
+    async def _store_blocks(self, reader: _SourceReader, block_size: int,
                             hasher: _StreamHash,
                             progress: Progress | None) -> list[CommittedBlock]:
         """Cut the stream into blocks and store them, at most N at a time, in order."""
         results: list[CommittedBlock | None] = []
         in_flight: set[asyncio.Task[None]] = set()
 
-        async def store(index: int, data: BytesLike, crc: int) -> None:
-            results[index] = await self._store_block(index, data, crc)
+        async def store(index: int, pieces: list[BytesLike], size: int,
+                        hashed: asyncio.Future[int]) -> None:
+            crc = await hashed
+            results[index] = await self._store_block(index, pieces, size, crc)
             if progress is not None:
-                progress(len(data))
+                progress(size)
 
-        pending = memoryview(head).cast("B") if len(head) else None
+        # Hashing runs in order, one block after the other, but beside the reading of the
+        # next block and the storing of the previous ones: the stream's MD5 costs more
+        # CPU than anything else here and should not hold the pipeline up.
+        hashed: asyncio.Future[int] | None = None
         try:
-            while True:
-                # The next block: what is left of the head, topped up from the source.
-                if pending is not None and len(pending) >= block_size:
-                    data: BytesLike = pending[:block_size]
-                    pending = pending[block_size:] or None
-                elif pending is not None:
-                    rest = await reader.read(block_size - len(pending))
-                    if len(rest):
-                        joined = bytearray(pending)
-                        joined += rest
-                        data, rest = joined, b""
-                    else:
-                        data = pending
-                    pending = None
-                else:
-                    data = await reader.read(block_size)
-                if not len(data):
+            while not reader.eof:
+                pieces = await reader.read_pieces(block_size)
+                size = sum(len(piece) for piece in pieces)
+                if not size:
                     break
-                crc = await hasher.update(data)
+                hashed = asyncio.ensure_future(hasher.update_after(hashed, pieces))
                 while len(in_flight) >= self.max_blocks_in_flight:
                     done, in_flight = await asyncio.wait(in_flight,
                                                          return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
                         task.result()  # the first failure ends the write
                 results.append(None)
-                in_flight.add(asyncio.create_task(store(len(results) - 1, data, crc)))
-                del data
-                if reader.eof and pending is None:
-                    break
+                in_flight.add(asyncio.create_task(
+                    store(len(results) - 1, pieces, size, hashed)))
+                del pieces
             if in_flight:
                 done, _ = await asyncio.wait(in_flight)
                 in_flight = set()
@@ -478,17 +499,20 @@ class FileSystem:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
+            if hashed is not None:
+                await asyncio.gather(hashed, return_exceptions=True)
             raise
         assert all(block is not None for block in results)
         return results  # type: ignore[return-value]
 
-    async def _store_block(self, index: int, data: BytesLike, crc: int) -> CommittedBlock:
+    async def _store_block(self, index: int, pieces: list[BytesLike], size: int,
+                           crc: int) -> CommittedBlock:
         """Allocate and write one block; retry on fresh servers when a pipeline fails."""
         exclude: list[ServerId] = []
         last_err: WireError | None = None
         for attempt in range(1 + self.put_retries):
             try:
-                alloc = await self.nameserver.allocate_block(len(data), exclude=exclude)
+                alloc = await self.nameserver.allocate_block(size, exclude=exclude)
             except WireError as err:
                 if not err.definite:  # the allocation may be lost; an orphan is collected
                     last_err = err
@@ -499,7 +523,7 @@ class FileSystem:
                                     **err.details) from last_err
                 raise
             try:
-                stored_on = await put_block(self.http, alloc, data, crc)
+                stored_on = await put_block(self.http, alloc, pieces, crc)
             except WireError as err:
                 last_err = err
                 blamed = failed_servers(alloc, err)
@@ -507,7 +531,7 @@ class FileSystem:
                 log.warning("block %d (%s) attempt %d failed: %s; excluding %s", index,
                             alloc.block_id, attempt + 1, err.message, blamed)
                 continue
-            return CommittedBlock(block=BlockRef(block_id=alloc.block_id, size=len(data),
+            return CommittedBlock(block=BlockRef(block_id=alloc.block_id, size=size,
                                                  crc32c=crc),
                                   replicas=stored_on)
         assert last_err is not None
