@@ -4,6 +4,7 @@ asserted."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import sys
@@ -73,6 +74,45 @@ def test_copy_is_read_back_and_checked(bench: ModuleType, target: Any, tmp_path:
 
     with pytest.raises(bench.VerifyError):
         bench.timed_copy(client, "smoke-copy", "src", "dst2", "0" * 32)
+
+
+def test_complete_is_read_back_and_checked(bench: ModuleType, target: Any,
+                                           tmp_path: Path) -> None:
+    client = target.client(2)
+    client.create_bucket(Bucket="smoke-complete")
+    src = tmp_path / "complete-src.bin"
+    md5 = bench.make_file(src, bench.COMPLETE_SMALL + 7)
+    assert bench.timed_complete(client, "smoke-complete", "ok", src, md5, check=True) > 0
+    head = client.head_object(Bucket="smoke-complete", Key="ok")
+    assert head["ETag"].endswith(f'-{bench.COMPLETE_PARTS}"')
+
+    with pytest.raises(bench.VerifyError):
+        bench.timed_complete(client, "smoke-complete", "bad", src, "0" * 32, check=True)
+
+
+def test_pattern_file_is_its_base_repeated_and_seekable(bench: ModuleType) -> None:
+    base = bench.PatternFile._BASE
+    size = 2 * len(base) + 12345
+    pattern = bench.PatternFile(size)
+    whole = pattern.read()
+    assert len(whole) == size and whole == (base * 3)[:size]
+    assert pattern.seek(-100, 2) == size - 100 and pattern.read(1000) == whole[-100:]
+    pattern.seek(len(base) - 3)
+    assert pattern.read(10) == whole[len(base) - 3:len(base) + 7]
+    assert pattern.md5() == hashlib.md5(whole).hexdigest() and pattern.tell() == 0
+
+
+def test_stream_workload_reads_back_what_it_put(bench: ModuleType, target: Any) -> None:
+    client = target.client(1)
+    client.create_bucket(Bucket="bench-large")
+    table = bench.Table()
+    for label in bench.STREAM_ROWS.values():
+        table.declare(label, "{:.0f}", True)
+    bench.run_stream(table, target, size=9 * MiB + 3)
+    assert not table.failures
+    for label in bench.STREAM_ROWS.values():
+        value = table.rows[label].number(bench.PLENILUNE)
+        assert value is not None and value > 0, label
 
 
 def test_list_pages_fail_when_a_key_is_missing(bench: ModuleType, target: Any) -> None:
