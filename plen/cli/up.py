@@ -361,13 +361,13 @@ def _start_gateway(sup: Supervisor, *, data: Path, env: dict[str, str], ns_url: 
 def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
            redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
            redis_port: int, block_size: int | None, gateway_port: int | None,
-           tls: bool = False) -> tuple[str, str]:
+           tls: bool = False, extra_env: dict[str, str] | None = None) -> tuple[str, str]:
     """Start everything; the nameserver URL and the Redis URL."""
     from nameserver.store.embedded import free_port, redis_command
 
     logs, run = data / "logs", data / "run"
     secret = load_or_create_secret(data / "secret")
-    env = _child_env(secret)
+    env = {**_child_env(secret), **(extra_env or {})}
 
     if redis_url is None:
         port = redis_port or free_port(_connect_host(host))
@@ -409,6 +409,66 @@ def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
         _start_gateway(sup, data=data, env=env, ns_url=ns.url, host=host, port=gateway_port,
                        tls=tls)
     return ns.url, redis_url
+
+
+@dataclass
+class LocalCluster:
+    """A cluster started by ``start_local_cluster``; ``stop()`` ends every process it
+    started, by PID, in ``plen up``'s order."""
+
+    data: Path
+    nameserver_url: str
+    redis_url: str
+    gateway_url: str | None
+    access_key: str | None
+    secret_key: str | None
+    ca_bundle: Path | None
+    supervisor: Supervisor
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Service name -> PID of every process started (the gateway's workers are its
+        children, stopped with it)."""
+        return {c.name: c.pid for c in self.supervisor.children if c.pid is not None}
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+
+def start_local_cluster(data: Path, *, blockstores: int = 3, replication: int | None = None,
+                        host: str = "127.0.0.1", block_size: int | None = None,
+                        gateway: bool = True, tls: bool = False, timeout_s: float = 60.0,
+                        extra_env: dict[str, str] | None = None) -> LocalCluster:
+    """What ``plen up`` starts (embedded Redis, a nameserver, blockstores, a gateway), on
+    free ports under ``data``, for a program rather than a terminal: no signal handlers,
+    no client config written, nothing printed. Raises ``UpError`` after stopping whatever
+    had started when something does not get ready."""
+    replication = min(3, blockstores) if replication is None else replication
+    data = data.expanduser().resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    sup = Supervisor(data, timeout_s=timeout_s)
+    try:
+        ns_url, redis_url = _start(
+            sup, data=data, blockstores=blockstores, replication=replication, redis_url=None,
+            host=host, nameserver_port=0, blockstore_port=0, redis_port=0,
+            block_size=block_size, gateway_port=0 if gateway else None, tls=tls,
+            extra_env=extra_env)
+    except BaseException:
+        sup.stop()
+        raise
+    gateway_child = next((c for c in sup.children if c.name == "gateway"), None)
+    access_key = secret_key = None
+    ca_bundle = None
+    if gateway_child is not None:
+        access_key, secret_key = root_credentials(data)
+        if tls:
+            from gateway.tls import LocalCertificate
+
+            ca_bundle = LocalCertificate.in_directory(data / TLS_DIR).ca
+    return LocalCluster(data=data, nameserver_url=ns_url, redis_url=redis_url,
+                        gateway_url=gateway_child.url if gateway_child else None,
+                        access_key=access_key, secret_key=secret_key, ca_bundle=ca_bundle,
+                        supervisor=sup)
 
 
 def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
