@@ -88,10 +88,22 @@ class Plenilune:
                 s3.abort_multipart_upload(Bucket=name, Key=upload["Key"],
                                           UploadId=upload["UploadId"])
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:  # a page holds at most 1,000 keys, DeleteObjects' limit
-                s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            keys = [o["Key"] for o in page.get("Contents", [])]
+            batch = [{"Key": k} for k in keys if _xml_safe(k)]
+            if batch:  # a page holds at most 1,000 keys, DeleteObjects' limit
+                s3.delete_objects(Bucket=name, Delete={"Objects": batch, "Quiet": True})
+            for key in keys:
+                if not _xml_safe(key):
+                    s3.delete_object(Bucket=name, Key=key)
         s3.delete_bucket(Bucket=name)
+
+
+def _xml_safe(key: str) -> bool:
+    """Whether ``key`` survives DeleteObjects' XML body. XML 1.0 cannot carry most control
+    characters, and a parser turns a carriage return into a line feed, so such keys (legal
+    in S3) must go one DeleteObject at a time."""
+    return all(ch in "\t\n" or "\x20" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
+               or ch >= "\U00010000" for ch in key)
 
 
 def _boto3() -> tuple[Any, Any]:

@@ -4,11 +4,15 @@ PutObject, GetObject, HeadObject, the listings (flat, delimited, URL-encoded) an
 The keys are the shared list (STYLE F: one KEYS list for unit, integration and compat tests),
 ``compat_tests/keys.py``, plus the few this suite names that the list spells differently.
 Expected listings are computed here from the keys themselves, never taken from the gateway.
+
+The cluster is the session's ``plenilune`` fixture (plen/pytest_plugin.py), the one other
+projects use: these tests only talk S3, so they share it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -17,9 +21,7 @@ from botocore.exceptions import ClientError
 
 from compat_tests.keys import KEYS as SHARED_KEYS
 from compat_tests.keys import MAX_KEY_BYTES, TOO_LONG_KEY, body_for, byte_order
-from tests.integration.harness import Cluster
-
-CLUSTER_OPTIONS = {"gateway": True}
+from plen.pytest_plugin import Plenilune
 
 EXTRA_KEYS = ["%", "+", "?", "#", "a/./b", "日本/ファイル", "🙂/🙃", "sp ace/and+plus/"]
 KEYS = SHARED_KEYS + [k for k in EXTRA_KEYS if k not in SHARED_KEYS]
@@ -43,17 +45,18 @@ def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def s3(shared_cluster: Cluster) -> Any:
-    return shared_cluster.s3_client()
+def s3(plenilune: Plenilune) -> Any:
+    return plenilune.client
 
 
 @pytest.fixture(scope="module")
-def loaded(s3: Any) -> dict[str, str]:
+def loaded(plenilune: Plenilune, s3: Any) -> Iterator[dict[str, str]]:
     """Bucket "hostile" holding every key (body = the key's UTF-8, empty for markers);
-    returns key -> the ETag PutObject answered."""
+    yields key -> the ETag PutObject answered. Removed after, as the cluster is shared."""
     s3.create_bucket(Bucket="hostile")
-    return {key: s3.put_object(Bucket="hostile", Key=key, Body=body_for(key))["ETag"]
-            for key in KEYS}
+    yield {key: s3.put_object(Bucket="hostile", Key=key, Body=body_for(key))["ETag"]
+           for key in KEYS}
+    plenilune.remove_bucket("hostile")
 
 
 def all_pages(s3: Any, operation: str, **params: Any) -> tuple[list[str], list[str]]:
