@@ -176,16 +176,25 @@ class Namespace:
         name = comps[-1] if comps else ""
         file = None
         if file_raw is not None and not is_dir:
-            blocks = await self._file_blocks(file_raw) if req.with_blocks else None
+            blocks = (await self._file_blocks(file_raw, req.offset, req.length)
+                      if req.with_blocks else None)
             file = file_entry(name, file_raw, inline_data=req.with_blocks, blocks=blocks)
         return StatResponse(file=file, dir=dir_entry(name, dir_raw) if dir_raw else None)
 
-    async def _file_blocks(self, raw: str) -> list[FileBlock]:
-        refs = json.loads(raw).get("blocks", [])
+    async def _file_blocks(self, raw: str, start: int = 0,
+                           length: int | None = None) -> list[FileBlock]:
+        """The blocks overlapping bytes ``[start, start + length)`` with live replicas and
+        read tokens."""
+        end = None if length is None else start + length
+        wanted, offset = [], 0
+        for ref in json.loads(raw).get("blocks", []):
+            if offset + ref[1] > start and (end is None or offset < end):
+                wanted.append((offset, ref))
+            offset += ref[1]
         servers = {s.server_id: s for s in await self.membership.servers()}
-        replica_sets = await self.store.replicas_of([b[0] for b in refs])
-        out, offset = [], 0
-        for (bid, size, crc, *rest), holders in zip(refs, replica_sets):
+        replica_sets = await self.store.replicas_of([ref[0] for _, ref in wanted])
+        out = []
+        for (offset, (bid, size, crc, *rest)), holders in zip(wanted, replica_sets):
             live = [servers[h] for h in holders if h in servers and servers[h].state != "dead"]
             self.rng.shuffle(live)
             token = tokens.sign(self.settings.cluster_secret, bid, "r",
@@ -195,7 +204,6 @@ class Namespace:
                 start=rest[0] if rest else None,
                 replicas=[Replica(server_id=ServerId(s.server_id), url=s.public_url)
                           for s in live]))
-            offset += size
         return out
 
     async def list_dir(self, req: ListDirRequest) -> ListDirResponse:

@@ -113,6 +113,20 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def range_hint(value: str | None) -> tuple[int, int | None]:
+    """The most bytes a Range header can select, as (offset, length or None for "to the
+    end"), before the object's size is known: for fetching only the blocks it may need.
+    Anything but ``bytes=a-b`` and ``bytes=a-`` may select any byte: (0, None)."""
+    m = _RANGE.fullmatch(value.strip()) if value is not None else None
+    if m is None or not m.group(1):
+        return 0, None
+    start = int(m.group(1))
+    if not m.group(2):
+        return start, None
+    last = int(m.group(2))
+    return (start, last - start + 1) if last >= start else (0, None)
+
+
 def _etags(value: str) -> list[str]:
     """The entity tags of an If-Match / If-None-Match list, quotes removed."""
     tags = []

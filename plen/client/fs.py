@@ -291,9 +291,12 @@ class FileSystem:
             self._info = await self.nameserver.cluster_info()
         return self._info
 
-    async def stat(self, path: str, *, with_blocks: bool = False) -> StatResponse:
-        """The file and/or the directory named ``path``; both ``None`` when missing."""
-        return await self.nameserver.stat(path, with_blocks=with_blocks)
+    async def stat(self, path: str, *, with_blocks: bool = False, offset: int = 0,
+                   length: int | None = None) -> StatResponse:
+        """The file and/or the directory named ``path``; both ``None`` when missing. With
+        blocks: only those overlapping ``[offset, offset + length)`` (for a ranged read)."""
+        return await self.nameserver.stat(path, with_blocks=with_blocks, offset=offset,
+                                          length=length)
 
     async def stat_file(self, path: str, *, with_blocks: bool = False) -> FileEntry:
         """The file at ``path``; NOT_FOUND, or IS_A_DIRECTORY when only a directory is."""

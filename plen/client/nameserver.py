@@ -106,9 +106,11 @@ class NameserverClient:
         return await self._call(ClusterInfoResponse.ENDPOINT, _EMPTY, ClusterInfoResponse,
                                 idempotent=True)
 
-    async def stat(self, path: str, *, with_blocks: bool = False) -> StatResponse:
+    async def stat(self, path: str, *, with_blocks: bool = False, offset: int = 0,
+                   length: int | None = None) -> StatResponse:
         return await self._call(StatRequest.ENDPOINT,
-                                StatRequest(path=path, with_blocks=with_blocks),
+                                StatRequest(path=path, with_blocks=with_blocks, offset=offset,
+                                            length=length),
                                 StatResponse, idempotent=True)
 
     async def list_dir(self, path: str, *, prefix: str = "", start_after: str | None = None,

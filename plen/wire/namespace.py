@@ -75,6 +75,10 @@ class StatRequest:
     ENDPOINT: ClassVar[str] = "stat"
     path: str
     with_blocks: bool = False
+    # With blocks: only those overlapping bytes [offset, offset + length) (length None: to
+    # the end), so a ranged read of a big file costs one block's lookup and token, not all.
+    offset: int = 0
+    length: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -81,6 +81,32 @@ def get_bytes(s3: Any, bucket: str, key: str, **kwargs: Any) -> bytes:
         return body.read()
 
 
+def test_stat_with_a_range_returns_only_the_blocks_it_overlaps(shared_cluster: Cluster,
+                                                               s3: Any, bucket: str) -> None:
+    data = os.urandom(5 * BS + 123)
+    s3.put_object(Bucket=bucket, Key="ranged/five-blocks", Body=data)
+    path = f"/{bucket}/ranged/five-blocks"
+    every = shared_cluster.ns_post("stat", {"path": path, "with_blocks": True})["file"]
+    assert [b["offset"] for b in every["blocks"]] == [0, BS, 2 * BS, 3 * BS, 4 * BS, 5 * BS]
+
+    def offsets(offset: int, length: int | None) -> list[int]:
+        st = shared_cluster.ns_post("stat", {"path": path, "with_blocks": True,
+                                             "offset": offset, "length": length})
+        assert st["file"]["block_count"] == 6
+        return [b["offset"] for b in st["file"]["blocks"]]
+
+    assert offsets(BS - 1, 2) == [0, BS]  # one byte either side of a boundary
+    assert offsets(2 * BS, BS) == [2 * BS]
+    assert offsets(4 * BS + 5, None) == [4 * BS, 5 * BS]
+    assert offsets(0, 0) == []
+    # Ranged GETs through the gateway (which asks for the blocks of the range only) read
+    # the right bytes across block boundaries, and so do the forms it cannot narrow.
+    for header, lo, hi in (("bytes=1048570-3145740", 1048570, 3145741),
+                           (f"bytes={5 * BS}-", 5 * BS, len(data)),
+                           ("bytes=-200", len(data) - 200, len(data))):
+        assert get_bytes(s3, bucket, "ranged/five-blocks", Range=header) == data[lo:hi]
+
+
 # -- S3 in, plen out ------------------------------------------------------------------------
 
 

@@ -36,11 +36,12 @@ def wire_errors(context: str, **fields: str) -> Iterator[None]:
         raise s3err from err
 
 
-async def stat_key(s3: S3Request, bucket: str, key: str, *,
-                   with_blocks: bool = False) -> StatResponse:
+async def stat_key(s3: S3Request, bucket: str, key: str, *, with_blocks: bool = False,
+                   offset: int = 0, length: int | None = None) -> StatResponse:
     """The namespace's answer for an object path; a key below a file is NoSuchKey."""
     with wire_errors("key", Key=key):
-        return await s3.fs.stat(f"/{bucket}/{key}", with_blocks=with_blocks)
+        return await s3.fs.stat(f"/{bucket}/{key}", with_blocks=with_blocks, offset=offset,
+                                length=length)
 
 
 async def no_such_key(s3: S3Request, bucket: str, key: str) -> NoReturn:

@@ -16,6 +16,7 @@ from gateway.s3.headers import (
     check_read_conditions,
     check_write_conditions,
     parse_range,
+    range_hint,
     user_metadata,
 )
 from gateway.s3.ops.common import (
@@ -99,10 +100,12 @@ async def _put_marker(s3: S3Request) -> web.Response:
     return web.Response(status=200, headers={"ETag": quoted(EMPTY_MD5)})
 
 
-async def _lookup(s3: S3Request, *, with_blocks: bool) -> FileEntry | DirEntry:
+async def _lookup(s3: S3Request, *, with_blocks: bool, offset: int = 0,
+                  length: int | None = None) -> FileEntry | DirEntry:
     s3.check_key()
     _check_version(s3)
-    st = await stat_key(s3, s3.bucket, s3.key, with_blocks=with_blocks)
+    st = await stat_key(s3, s3.bucket, s3.key, with_blocks=with_blocks, offset=offset,
+                        length=length)
     if is_marker_key(s3.key):
         if st.dir is not None and st.dir.marker:
             return st.dir
@@ -147,7 +150,8 @@ def _drop_checksums(headers: dict[str, str]) -> None:
 
 
 async def get_object(s3: S3Request) -> web.StreamResponse:
-    entry = await _lookup(s3, with_blocks=True)
+    offset, length = range_hint(s3.headers.get("Range"))
+    entry = await _lookup(s3, with_blocks=True, offset=offset, length=length)
     headers = _read_headers(s3, entry)
     if isinstance(entry, DirEntry):
         return web.Response(status=200, headers={**headers, "Content-Length": "0"})

@@ -14,6 +14,7 @@ from gateway.s3.headers import (
     parse_copy_source,
     parse_copy_source_range,
     parse_range,
+    range_hint,
     user_metadata,
 )
 
@@ -108,6 +109,28 @@ def test_parse_range_returns_in_bounds_or_raises_invalid_range(value, size):
     if result is not None:
         start, end = result
         assert 0 <= start < end <= size
+
+
+@given(st.one_of(st.text(max_size=30),
+                 st.builds("bytes={}-{}".format, st.integers(0, 5000), st.integers(0, 5000)),
+                 st.builds("bytes={}-".format, st.integers(0, 5000)),
+                 st.builds("bytes=-{}".format, st.integers(0, 5000))),
+       st.integers(min_value=0, max_value=4000))
+def test_range_hint_covers_every_byte_the_range_selects(value, size):
+    offset, length = range_hint(value)
+    try:
+        result = parse_range(value, size)
+    except S3Error:
+        return
+    start, end = result if result is not None else (0, size)
+    assert offset <= start and (length is None or end <= offset + length)
+
+
+def test_range_hint_narrows_only_forward_ranges():
+    assert range_hint("bytes=10-19") == (10, 10)
+    assert range_hint("bytes=10-") == (10, None)
+    assert range_hint("bytes=-10") == (0, None)
+    assert range_hint(None) == (0, None)
 
 
 @given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6),

@@ -64,7 +64,8 @@ async def test_requests_go_to_v1_endpoint_with_wire_body(flaky):
     await client.stat("/b/x", with_blocks=True)
     await client.rename("/a", "/b", kind="dir")
     assert ns.calls == [("cluster-info", {}),
-                        ("stat", {"path": "/b/x", "with_blocks": True}),
+                        ("stat", {"path": "/b/x", "with_blocks": True, "offset": 0,
+                                  "length": None}),
                         ("rename", {"src": "/a", "dst": "/b", "kind": "dir",
                                     "overwrite": True, "parents": False})]
 
