@@ -6,6 +6,8 @@ Rule 2: when a file and a directory share a name (S3 keys ``a`` and ``a/b``), ge
 rm and stat act on the file; ls, cd and rmdir on the directory.
 Rule 3: a command fails by raising (``WireError``, ``OSError``, ``CliError``); ``main``
 turns that into one line. Each command first says what it is doing (``app.doing``).
+Rule 4: with ``--json`` a command prints one document (``plen.cli.jsonout``) once it has
+succeeded, and nothing else on stdout; ``get REMOTE -`` prints only the file's bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import click
 
 from plen import paths
 from plen.cli import config
+from plen.cli import jsonout as js
 from plen.cli.main import AppContext
 from plen.cli.output import console, fmt_time, human_size, progress_bar, safe
 from plen.cli.servers import fmt_duration, server_table
@@ -59,6 +62,7 @@ async def _into_dir(fs: FileSystem, raw_arg: str, resolved: str, name: str) -> s
 
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@js.json_option
 @pass_app
 def init(app: AppContext, yes: bool) -> None:
     """Wipe the file system: every file and directory on the cluster is deleted."""
@@ -74,17 +78,26 @@ def init(app: AppContext, yes: bool) -> None:
 
     status = app.run(go)
     live = sum(1 for s in status.servers if s.state == "live")
+    if app.json:
+        js.emit({"nameserver": url, "initialised": True, "live_servers": live,
+                 "capacity_bytes": status.capacity_bytes, "free_bytes": status.free_bytes,
+                 "replication_factor": status.replication_factor})
+        return
     click.echo(f"initialised the file system at {url}: {human_size(status.free_bytes)} free "
                f"of {human_size(status.capacity_bytes)} on {live} live server"
                f"{'' if live == 1 else 's'} (replication {status.replication_factor})")
 
 
 @click.command()
+@js.json_option
 @pass_app
 def status(app: AppContext) -> None:
     """Show the cluster's servers, capacity, bytes at risk and repair progress."""
     app.doing("status")
     st = app.run(lambda fs: fs.cluster_status())
+    if app.json:
+        js.emit(js.status_doc(app.nameserver_url(), st))
+        return
     table = server_table(st.servers, f"Plenilune cluster at {app.nameserver_url()}")
     live = sum(1 for s in st.servers if s.state == "live")
     table.add_section()
@@ -121,9 +134,13 @@ def _ls_line(entry: FileEntry | DirEntry, long: bool) -> str:
 @click.command()
 @click.option("-l", "long", is_flag=True, help="Also show size, mtime and MD5.")
 @click.argument("path", required=False)
+@js.json_option
 @pass_app
 def ls(app: AppContext, long: bool, path: str | None) -> None:
-    """List a directory (dirs end in '/'), or show one file."""
+    """List a directory (dirs end in '/'), or show one file.
+
+    With --json: {"path", "type", "entries": [file or dir, ...]} (-l changes nothing).
+    """
     target = app.resolve(path or ".")
     app.doing("ls", target)
 
@@ -133,16 +150,33 @@ def ls(app: AppContext, long: bool, path: str | None) -> None:
             if st.dir is None:
                 if st.file is None:
                     raise _missing(target)
-                click.echo(_ls_line(st.file, long))
+                if app.json:
+                    js.emit({"path": target, "type": "file",
+                             "entries": [js.file_doc(target, st.file)]})
+                else:
+                    click.echo(_ls_line(st.file, long))
                 return
-        async for entry in fs.iter_dir(target):
-            click.echo(_ls_line(entry, long))
+        if not app.json:
+            async for entry in fs.iter_dir(target):
+                click.echo(_ls_line(entry, long))
+            return
+        # The first entry is fetched before the document opens, so that a failure before
+        # any entry leaves stdout empty rather than half a document.
+        entries = fs.iter_dir(target)
+        first = await anext(entries, None)
+        out = js.ListingWriter({"path": target, "type": "dir"}, "entries")
+        if first is not None:
+            out.add(js.entry_doc(target, first))
+            async for entry in entries:
+                out.add(js.entry_doc(target, entry))
+        out.close()
 
     app.run(go)
 
 
 @click.command()
 @click.argument("path", required=False, default="/")
+@js.json_option
 @pass_app
 def cd(app: AppContext, path: str) -> None:
     """Change the working directory (it must exist)."""
@@ -161,12 +195,18 @@ def cd(app: AppContext, path: str) -> None:
 
     app.run(go)
     config.save_cwd(url, target)
+    if app.json:
+        js.emit({"cwd": target})
 
 
 @click.command()
+@js.json_option
 @pass_app
 def pwd(app: AppContext) -> None:
     """Print the working directory."""
+    if app.json:
+        js.emit({"cwd": app.cwd()})
+        return
     click.echo(safe(app.cwd()))
 
 
@@ -174,17 +214,21 @@ def pwd(app: AppContext) -> None:
 @click.option("-p", "--parents", is_flag=True,
               help="Create missing parents; no error if it exists.")
 @click.argument("path")
+@js.json_option
 @pass_app
 def mkdir(app: AppContext, parents: bool, path: str) -> None:
     """Create a directory (kept even when empty)."""
     target = app.resolve(path)
     app.doing("mkdir", target)
-    app.run(lambda fs: fs.mkdir(target, parents=parents, exist_ok=parents))
+    made = app.run(lambda fs: fs.mkdir(target, parents=parents, exist_ok=parents))
+    if app.json:
+        js.emit({**js.dir_doc(target, made.dir), "created": made.created})
 
 
 @click.command()
 @click.option("-r", "--recursive", is_flag=True, help="Also remove everything below it.")
 @click.argument("path")
+@js.json_option
 @pass_app
 def rmdir(app: AppContext, recursive: bool, path: str) -> None:
     """Remove a directory; refuses a non-empty one without -r."""
@@ -201,6 +245,8 @@ def rmdir(app: AppContext, recursive: bool, path: str) -> None:
         await fs.rmdir(target, recursive=recursive)
 
     app.run(go)
+    if app.json:
+        js.emit({"path": target, "type": "dir", "removed": True})
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -210,6 +256,7 @@ def rmdir(app: AppContext, recursive: bool, path: str) -> None:
 @click.option("-p", "--parents", is_flag=True, help="Create missing parent directories.")
 @click.argument("local")
 @click.argument("remote")
+@js.json_option
 @pass_app
 def put(app: AppContext, parents: bool, local: str, remote: str) -> None:
     """Upload LOCAL ('-' = stdin) to REMOTE (into it, when it is a directory)."""
@@ -225,7 +272,7 @@ def put(app: AppContext, parents: bool, local: str, remote: str) -> None:
         name = os.path.basename(os.path.normpath(local))
         app.doing("put", target)
 
-    async def go(fs: FileSystem) -> FileEntry:
+    async def go(fs: FileSystem) -> tuple[str, FileEntry]:
         dest = target
         if remote.endswith("/") or await _is_dir(fs, target):
             if name is None:
@@ -234,14 +281,17 @@ def put(app: AppContext, parents: bool, local: str, remote: str) -> None:
         app.doing("put", dest)
         content_type = mimetypes.guess_type(dest)[0]
         with progress_bar(size, f"put {dest}") as progress:
-            return await fs.write_file(dest, stream, parents=parents,
-                                       content_type=content_type, progress=progress)
+            return dest, await fs.write_file(dest, stream, parents=parents,
+                                             content_type=content_type, progress=progress)
 
     try:
-        app.run(go)
+        dest, written = app.run(go)
     finally:
         if local != "-":
             stream.close()
+    if app.json:
+        source = "-" if local == "-" else os.path.abspath(local)
+        js.emit({**js.file_doc(dest, written), "source": source})
 
 
 def _local_mode(dest: str) -> int:
@@ -257,9 +307,13 @@ def _local_mode(dest: str) -> int:
 @click.command()
 @click.argument("remote")
 @click.argument("local", required=False, default=".")
+@js.json_option
 @pass_app
 def get(app: AppContext, remote: str, local: str) -> None:
     """Download REMOTE to LOCAL ('-' = stdout; a directory: into it).
+
+    With --json, the file's document and where it was written ("local"); to stdout ('-')
+    the bytes are the output and no document is printed.
 
     The file is written to a temporary file beside LOCAL and renamed over it at the end,
     so a failure leaves any previous LOCAL untouched.
@@ -267,7 +321,7 @@ def get(app: AppContext, remote: str, local: str) -> None:
     src = app.resolve(remote)
     app.doing("get", src)
 
-    async def go(fs: FileSystem) -> None:
+    async def go(fs: FileSystem) -> tuple[FileEntry, str | None]:
         entry = await fs.stat_file(src, with_blocks=True)
         if local == "-":
             out = sys.stdout.buffer
@@ -275,7 +329,7 @@ def get(app: AppContext, remote: str, local: str) -> None:
                 async for chunk in chunks:
                     out.write(chunk)
             out.flush()
-            return
+            return entry, None
         dest = local
         if os.path.isdir(dest):
             dest = os.path.join(dest, entry.name)
@@ -297,58 +351,67 @@ def get(app: AppContext, remote: str, local: str) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        return entry, dest
 
-    app.run(go)
+    entry, dest = app.run(go)
+    if app.json and dest is not None:
+        js.emit({**js.file_doc(src, entry), "local": os.path.abspath(dest)})
 
 
 @click.command()
 @click.argument("path")
+@js.json_option
 @pass_app
 def touch(app: AppContext, path: str) -> None:
     """Create an empty file, or refresh the mtime of an existing one."""
     target = app.resolve(path)
     app.doing("touch", target)
 
-    async def go(fs: FileSystem) -> None:
+    async def go(fs: FileSystem) -> FileEntry:
         st = await fs.stat(target)
         if st.file is not None:
-            await fs.copy_file(target, target)  # same blocks, new mtime
-        elif st.dir is not None or target == "/":
+            return await fs.copy_file(target, target)  # same blocks, new mtime
+        if st.dir is not None or target == "/":
             raise WireError(ErrorCode.IS_A_DIRECTORY, f"{target} is a directory")
-        else:
-            await fs.write_file(target, b"")
+        return await fs.write_file(target, b"")
 
-    app.run(go)
+    touched = app.run(go)
+    if app.json:
+        js.emit(js.file_doc(target, touched))
 
 
 @click.command()
 @click.argument("src")
 @click.argument("dst")
+@js.json_option
 @pass_app
 def cp(app: AppContext, src: str, dst: str) -> None:
     """Copy a file on the cluster (no bytes move: the copy shares the blocks)."""
     source, target = app.resolve(src), app.resolve(dst)
     app.doing("cp", source)
 
-    async def go(fs: FileSystem) -> None:
+    async def go(fs: FileSystem) -> tuple[str, FileEntry]:
         entry = await fs.stat_file(source)
         dest = await _into_dir(fs, dst, target, entry.name)
         app.doing("cp", dest)
-        await fs.copy_file(source, dest)
+        return dest, await fs.copy_file(source, dest)
 
-    app.run(go)
+    dest, copied = app.run(go)
+    if app.json:
+        js.emit({**js.file_doc(dest, copied), "source": source})
 
 
 @click.command()
 @click.argument("src")
 @click.argument("dst")
+@js.json_option
 @pass_app
 def mv(app: AppContext, src: str, dst: str) -> None:
     """Move or rename a file or a whole directory (atomic, O(1))."""
     source, target = app.resolve(src), app.resolve(dst)
     app.doing("mv", source)
 
-    async def go(fs: FileSystem) -> None:
+    async def go(fs: FileSystem) -> tuple[str, str]:
         if source == "/":
             raise WireError(ErrorCode.INVALID, "cannot move the root directory")
         st = await fs.stat(source)
@@ -358,32 +421,39 @@ def mv(app: AppContext, src: str, dst: str) -> None:
         dest = await _into_dir(fs, dst, target, paths.parent_and_name(source)[1])
         app.doing("mv", dest)
         await fs.rename(source, dest, kind=kind)
+        return dest, kind
 
-    app.run(go)
+    dest, kind = app.run(go)
+    if app.json:
+        js.emit({"path": dest, "type": kind, "source": source})
 
 
 @click.command()
 @click.option("-r", "--recursive", is_flag=True, help="Remove a directory and all below it.")
 @click.argument("path")
+@js.json_option
 @pass_app
 def rm(app: AppContext, recursive: bool, path: str) -> None:
     """Remove a file (a directory only with -r)."""
     target = app.resolve(path)
     app.doing("rm", target)
 
-    async def go(fs: FileSystem) -> None:
+    async def go(fs: FileSystem) -> str:
         st = await fs.stat(target) if target != "/" else StatResponse(file=None, dir=DirEntry(
             name="", mtime=0.0, marker=True))
         if st.file is not None:
             await fs.delete_file(target)
-        elif st.dir is not None:
+            return "file"
+        if st.dir is not None:
             if not recursive:
                 raise WireError(ErrorCode.IS_A_DIRECTORY, f"{target} is a directory")
             await fs.rmdir(target, recursive=True)
-        else:
-            raise _missing(target)
+            return "dir"
+        raise _missing(target)
 
-    app.run(go)
+    kind = app.run(go)
+    if app.json:
+        js.emit({"path": target, "type": kind, "removed": True})
 
 
 def _stat_lines(path: str, st: StatResponse) -> list[str]:
@@ -419,6 +489,7 @@ def _stat_lines(path: str, st: StatResponse) -> list[str]:
 
 @click.command()
 @click.argument("path")
+@js.json_option
 @pass_app
 def stat(app: AppContext, path: str) -> None:
     """Show a file's size, mtime, checksums and blocks with their replicas."""
@@ -433,6 +504,13 @@ def stat(app: AppContext, path: str) -> None:
     st = app.run(go)
     if st.file is None and st.dir is None:
         raise _missing(target)
+    if app.json:
+        if st.file is not None:  # the file wins a shared name (Rule 2)
+            js.emit({**js.file_doc(target, st.file, blocks=True), "also_dir": st.dir is not None})
+        else:
+            assert st.dir is not None
+            js.emit(js.dir_doc(target, st.dir))
+        return
     for line in _stat_lines(target, st):
         click.echo(line)
 

@@ -21,6 +21,15 @@ Exit codes (``EXIT_*``, the only table):
 
 The cluster is ``--nameserver`` / ``PLEN_NAMESERVER``, else the config file written by
 ``plen up`` (see ``plen.cli.config``).
+
+``--json`` (before the command, ``plen --json ls /``, or after it, ``plen ls --json /``):
+the command's result is one JSON document on stdout (shapes in ``plen.cli.jsonout``) and a
+failure is one JSON object on stderr instead of the line,
+``{"error": {"code": ..., "message": ..., "exit_code": ...}}``, with the same exit code.
+``code`` is the wire error's name (``not_found``, ``not_empty``, ``unavailable_before_start``
+...), the same name for the matching local ``errno``, or one of ``usage``, ``no_cluster``,
+``config``, ``unhealthy``, ``interrupted``, ``aborted``, ``os_error``, ``failed`` and
+``internal``. The words are found before parsing, so even a usage error is JSON.
 """
 
 from __future__ import annotations
@@ -32,14 +41,14 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
 from plen import paths
-from plen.cli import config
+from plen.cli import config, jsonout
 from plen.wire.errors import ErrorCode, WireError
 
 T = TypeVar("T")
@@ -71,14 +80,24 @@ OS_ERRORS: dict[int, tuple[int, str]] = {
     errno.ENOTDIR: (EXIT_EXISTS, "not a directory"),
     errno.EISDIR: (EXIT_EXISTS, "is a directory"),
 }
+# A local errno under --json: the wire name of the same condition, so a script tests one
+# code whether the cluster or the local disk said it.
+OS_ERROR_CODES: dict[int, ErrorCode] = {
+    errno.ENOENT: ErrorCode.NOT_FOUND,
+    errno.EEXIST: ErrorCode.ALREADY_EXISTS,
+    errno.ENOTEMPTY: ErrorCode.NOT_EMPTY,
+    errno.ENOTDIR: ErrorCode.NOT_A_DIRECTORY,
+    errno.EISDIR: ErrorCode.IS_A_DIRECTORY,
+}
 
 
 class CliError(Exception):
-    """A failure the CLI detected itself, with its message and exit code."""
+    """A failure the CLI detected itself, with its message, exit code and --json code."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR, code: str = "failed") -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.code = code
 
 
 @dataclass
@@ -87,6 +106,7 @@ class AppContext:
 
     nameserver_option: str | None = None
     debug: bool = False
+    json: bool = False
     verb: str | None = None
     target: str | None = None
 
@@ -174,6 +194,41 @@ def describe(exc: BaseException, app: AppContext) -> tuple[int, str]:
                                "(run with --debug for a traceback)")
 
 
+def error_code(exc: BaseException) -> str:
+    """The ``code`` of ``exc`` in a --json error (see the module docstring)."""
+    if isinstance(exc, config.NoClusterError):
+        return "no_cluster"
+    if isinstance(exc, config.ConfigError):
+        return "config"
+    if isinstance(exc, CliError):
+        return exc.code
+    if isinstance(exc, WireError):
+        return exc.code.wire_name
+    if isinstance(exc, OSError):
+        known = OS_ERROR_CODES.get(exc.errno or 0)
+        return known.wire_name if known is not None else "os_error"
+    if isinstance(exc, asyncio.TimeoutError):
+        return ErrorCode.TIMEOUT.wire_name
+    return "internal"
+
+
+def echo_error(app: AppContext | None, code: str, message: str, exit_code: int,
+               **details: object) -> None:
+    """The one error report on stderr: a line, or with --json one JSON object."""
+    if app is not None and app.json:
+        jsonout.emit_error(code, message, exit_code, **details)
+    else:
+        click.echo(f"plen: {message}", err=True)
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """``--json`` anywhere among the words before ``--``, wherever click would put it."""
+    words = list(args)
+    if "--" in words:
+        words = words[:words.index("--")]
+    return "--json" in words
+
+
 def _silence_stdout() -> None:
     """After EPIPE on stdout, point it at /dev/null so the exit flush stays quiet."""
     try:
@@ -184,15 +239,41 @@ def _silence_stdout() -> None:
 
 
 class PlenGroup(click.Group):
-    """Turns every failure of a subcommand into one line and an exit code."""
+    """Turns every failure of a subcommand into one line (or JSON object) and an exit code."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        # Seen before parsing, so that a usage error in the group's own options is JSON too.
+        json_mode = wants_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.ClickException as exc:
+            if not json_mode:
+                raise
+            echo_error(AppContext(json=True), "usage", exc.format_message(), exc.exit_code)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        ctx.meta["plen.json"] = json_mode
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except click.exceptions.Exit:
             raise
+        except (click.exceptions.ClickException, click.exceptions.Abort) as exc:
+            # An unknown command fails before the group's callback made the AppContext.
+            app = ctx.find_object(AppContext) or AppContext(json=bool(ctx.meta.get("plen.json")))
+            if not app.json:
+                raise
+            if isinstance(exc, click.exceptions.Abort):
+                echo_error(app, "aborted", "aborted", EXIT_ERROR)
+                ctx.exit(EXIT_ERROR)
+            assert isinstance(exc, click.exceptions.ClickException)
+            echo_error(app, "usage", exc.format_message(), exc.exit_code)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("plen: interrupted", err=True)
+            echo_error(ctx.find_object(AppContext), "interrupted", "interrupted",
+                       EXIT_INTERRUPTED)
             ctx.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             _silence_stdout()
@@ -202,7 +283,7 @@ class PlenGroup(click.Group):
             exit_code, text = describe(exc, app)
             if app.debug:
                 traceback.print_exc(file=sys.stderr)
-            click.echo(f"plen: {text}", err=True)
+            echo_error(app, error_code(exc), text, exit_code)
             ctx.exit(exit_code)
 
 
@@ -210,15 +291,19 @@ class PlenGroup(click.Group):
 @click.option("--nameserver", metavar="URL", envvar="PLEN_NAMESERVER", show_envvar=True,
               help="The cluster's nameserver (default: the config file written by 'plen up').")
 @click.option("--debug", is_flag=True, help="Show a traceback when something fails.")
+@click.option("--json", "json_output", is_flag=True,
+              help="Results as one JSON document on stdout, errors as one JSON object on "
+              "stderr (also accepted after the command).")
 @click.version_option(package_name="plenilune", prog_name="plen")
 @click.pass_context
-def cli(ctx: click.Context, nameserver: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, nameserver: str | None, debug: bool, json_output: bool) -> None:
     """Plenilune, a distributed file system: files and directories on a cluster."""
     # The library logs retries and failovers; the CLI's output is its one error line, so
     # those logs show only with --debug.
     logging.basicConfig(level=logging.INFO if debug else logging.CRITICAL + 1,
                         format="plen: %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = AppContext(nameserver_option=nameserver or None, debug=debug)
+    ctx.obj = AppContext(nameserver_option=nameserver or None, debug=debug,
+                         json=json_output or bool(ctx.meta.get("plen.json")))
 
 
 def _passthrough(package: str, help_text: str) -> click.Command:

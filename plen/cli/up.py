@@ -13,6 +13,9 @@ user's keys unless PLEN_ROOT_USER/PLEN_ROOT_PASSWORD give them; mode 0600), ``re
 ``blockstore-<i>/``, ``logs/<name>.log``, ``run/<name>.ready``. Starting again on the same
 directory keeps every file and every setting of the cluster.
 Rule 4: a child that dies on its own is reported in one line; the others keep running.
+Rule 5: with ``--json`` the announcement is one JSON line on stdout once everything is ready
+(services, URLs, PIDs, S3 endpoint and keys); notices go to stderr as JSON lines
+(``{"event": ...}``) and a failure as one ``{"error": ...}`` object.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from rich.table import Table
 from rich.text import Text
 
 from plen.cli import config
+from plen.cli import jsonout as js
 from plen.cli.output import console
 from plen.settings import load_or_create_secret
 from plen.wire.errors import WireError
@@ -142,6 +146,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.stop_requested = False
         self.signals_seen = 0
+        self.json_events = False  # notices as JSON lines (plen --json up)
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -238,6 +243,13 @@ class Supervisor:
                 code = child.exited()
                 if code is not None and not child.exit_reported:
                     child.exit_reported = True
+                    if self.json_events:
+                        click.echo(js.dumps({
+                            "event": "exited", "service": child.name, "pid": child.pid,
+                            "exit_code": code if code >= 0 else None,
+                            "signal": -code if code < 0 else None,
+                            "log": str(child.log_path)}), err=True)
+                        continue
                     how = f"was killed by signal {-code}" if code < 0 else \
                         f"exited with code {code}"
                     click.echo(f"plen up: {child.name} (pid {child.pid}) {how}; the rest keep "
@@ -471,6 +483,39 @@ def start_local_cluster(data: Path, *, blockstores: int = 3, replication: int | 
                         supervisor=sup)
 
 
+def _fail(code: str, message: str, exit_code: int, json_mode: bool) -> None:
+    if json_mode:
+        js.emit_error(code, message, exit_code)
+    else:
+        click.echo(f"plen: {message}", err=True)
+
+
+def _announcement(sup: Supervisor, redis_url: str, embedded: bool,
+                  config_file: Path) -> dict[str, Any]:
+    """``plen --json up``'s one line once ready: everything a script needs to connect."""
+    by_name = {c.name: c for c in sup.children}
+    gateway = by_name.get("gateway")
+    s3 = None
+    if gateway is not None:
+        user, password = root_credentials(sup.data)
+        ca = None
+        if gateway.url.startswith("https:"):
+            from gateway.tls import LocalCertificate
+
+            ca = str(LocalCertificate.in_directory(sup.data / TLS_DIR).ca)
+        s3 = {"endpoint_url": gateway.url, "access_key": user, "secret_key": password,
+              # The gateway's own default when PLEN_REGION does not set it.
+              "region": os.environ.get("PLEN_REGION") or "us-east-1", "ca_bundle": ca}
+    return {
+        "ready": True, "data": str(sup.data), "nameserver": by_name["nameserver"].url,
+        "redis": {"url": redis_url, "embedded": embedded},
+        "services": [{"name": c.name, "pid": c.pid, "url": c.url,
+                      "data_dir": str(c.data_dir) if c.data_dir else None}
+                     for c in sup.children],
+        "s3": s3, "config": str(config_file), "logs": str(sup.data / "logs"),
+    }
+
+
 def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
     table = Table(title="plen up", title_justify="left")
     for header in ("service", "pid", "url", "data dir"):
@@ -523,6 +568,7 @@ def _print_table(sup: Supervisor, redis_url: str, embedded: bool) -> None:
               help="Serve S3 over HTTPS, with a certificate signed by a local authority "
               "made in DATA/tls (clients trust DATA/tls/ca.pem).")
 @click.option("--startup-timeout", type=float, default=60.0, show_default=True, hidden=True)
+@js.json_option
 @click.pass_context
 def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None,
        redis_url: str | None, host: str, nameserver_port: int, blockstore_port: int,
@@ -542,7 +588,10 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
         raise click.BadParameter(f"{replication} replicas need at least {replication} "
                                  f"blockstores, not {blockstores}", param_hint="--replication")
     data = data.expanduser().resolve()
+    # plen.cli.main's AppContext; up cannot import main (main imports up), so it asks.
+    json_mode = bool(getattr(ctx.obj, "json", False))
     sup = Supervisor(data, timeout_s=startup_timeout)
+    sup.json_events = json_mode
     sup.install_signal_handlers()
     exit_code = 0
     try:
@@ -556,21 +605,32 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
                     block_size=block_size, gateway_port=None if no_gateway else gateway_port,
                     tls=tls)
                 config_file = config.save_nameserver(ns_url)
-                _print_table(sup, used_redis, embedded=redis_url is None)
-                click.echo(f"client config: {config_file}")
-                click.echo(f"logs: {data / 'logs'}")
-                click.echo("ready: try 'plen status'")
+                if json_mode:
+                    js.emit(_announcement(sup, used_redis, redis_url is None, config_file))
+                    sys.stdout.flush()  # a script reads this line while up keeps running
+                else:
+                    _print_table(sup, used_redis, embedded=redis_url is None)
+                    click.echo(f"client config: {config_file}")
+                    click.echo(f"logs: {data / 'logs'}")
+                    click.echo("ready: try 'plen status'")
                 sup.watch()
-                click.echo("plen up: stopping", err=True)
+                if json_mode:
+                    click.echo(js.dumps({"event": "stopping"}), err=True)
+                else:
+                    click.echo("plen up: stopping", err=True)
             except _Interrupted:
-                click.echo("plen: up: interrupted while starting; stopping", err=True)
+                _fail("interrupted", "up: interrupted while starting; stopping", 130,
+                      json_mode)
                 exit_code = 130
             except (UpError, config.ConfigError, OSError) as exc:
                 message = str(exc) if not isinstance(exc, OSError) else \
                     f"{exc.filename or ''}: {(exc.strerror or str(exc)).lower()}".lstrip(": ")
-                click.echo(f"plen: up: {message}", err=True)
-                if isinstance(exc, UpError) and exc.log is not None:
-                    for line in log_tail(exc.log):
+                tail = log_tail(exc.log) if isinstance(exc, UpError) and exc.log else []
+                if json_mode:
+                    js.emit_error("start_failed", f"up: {message}", 1, log_tail=tail)
+                else:
+                    click.echo(f"plen: up: {message}", err=True)
+                    for line in tail:
                         click.echo(f"  | {line}", err=True)
                 exit_code = 1
             finally:
@@ -578,7 +638,7 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
     except (UpError, OSError) as exc:  # the data directory or its lock
         message = str(exc) if isinstance(exc, UpError) else \
             f"{data}: {(exc.strerror or str(exc)).lower()}"
-        click.echo(f"plen: up: {message}", err=True)
+        _fail("start_failed", f"up: {message}", 1, json_mode)
         exit_code = 1
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)

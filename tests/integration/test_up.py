@@ -195,3 +195,29 @@ def test_every_acknowledged_file_survives_sigkill_of_all_processes(up: Up) -> No
     for path, data in written.items():
         assert up.plen("get", path, "-").stdout == data, path
     assert up.plen("ls", "/d/sub/deeper").stdout.decode().split() == ["moved"]
+
+
+def test_plen_up_json_announces_one_line_that_connects(up: Up) -> None:
+    import boto3
+
+    up.start("--json")
+    first = up.output().splitlines()[0]
+    announced = json.loads(first)
+    names = {s["name"]: s for s in announced["services"]}
+    assert set(names) == {"redis", "nameserver", "blockstore-0", "blockstore-1",
+                          "blockstore-2", "gateway"}
+    family = {p.pid for p in up.family()}
+    assert {s["pid"] for s in names.values()} <= family
+    assert announced["nameserver"] == names["nameserver"]["url"]
+    assert json.loads(Path(up.env["PLEN_CONFIG"]).read_text())["nameserver"] == \
+        announced["nameserver"]
+    s3 = announced["s3"]
+    client = boto3.client("s3", endpoint_url=s3["endpoint_url"], region_name=s3["region"],
+                          aws_access_key_id=s3["access_key"],
+                          aws_secret_access_key=s3["secret_key"])
+    client.create_bucket(Bucket="announced")
+    assert up.plen("ls", "/").stdout.decode().split() == ["announced/"]
+    assert up.proc is not None
+    up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(60) == 0
+    assert {"event": "stopping"} in [json.loads(line) for line in up.output().splitlines()[1:]]
