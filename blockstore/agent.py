@@ -34,6 +34,7 @@ from typing import Any, Callable, TypeVar
 import aiohttp
 
 from blockstore.disk import BlockDisk, BlockWriter
+from blockstore.metrics import BlockstoreMetrics
 from blockstore.pacing import TokenBucket
 from blockstore.pipeline import read_batches
 from blockstore.settings import Settings
@@ -74,8 +75,10 @@ class InventorySent:
 class AgentWorker:
     def __init__(self, *, settings: Settings, disk: BlockDisk, http: aiohttp.ClientSession,
                  clock: Callable[[], float] = time.monotonic,
-                 copy_pace: TokenBucket | None = None) -> None:
+                 copy_pace: TokenBucket | None = None,
+                 metrics: BlockstoreMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or BlockstoreMetrics()
         self.disk = disk
         self.http = http
         self.heartbeat_interval_s = DEFAULT_HEARTBEAT_INTERVAL_S
@@ -167,7 +170,9 @@ class AgentWorker:
             resp = await self._call(req, HeartbeatResponse)
         except BaseException:
             self.disk.changes.restore(changes)
+            self.metrics.heartbeats.labels("failed").inc()
             raise
+        self.metrics.heartbeats.labels("ok").inc()
         await self._obey(resp)
         return resp
 
@@ -291,7 +296,10 @@ class AgentWorker:
                 await self._fetch(command, source)
             except WireError as err:
                 failures.append(f"{source.url}: {err.message}")
+                self.metrics.copy_source_failures.inc()
                 continue
+            self.metrics.block_writes.labels("copy").inc()
+            self.metrics.block_write_bytes.labels("copy").inc(command.size)
             log.info("copied block %s from %s", command.block_id, source.url)
             return
         raise WireError(ErrorCode.UNAVAILABLE_AFTER_SEND,

@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import hdrs, web
 
 from blockstore.disk import BlockDisk, OpenBlock
+from blockstore.metrics import BlockstoreMetrics
 from blockstore.pipeline import BlockWrite, store_and_forward
 from blockstore.settings import Settings
 from plen import tokens
@@ -33,6 +34,7 @@ from plen.wire.types import BlockId
 settings_key = web.AppKey("settings", Settings)
 disk_key = web.AppKey("disk", BlockDisk)
 http_key = web.AppKey("http", aiohttp.ClientSession)
+metrics_key = web.AppKey("metrics", BlockstoreMetrics)
 
 MAX_HOPS = 16  # far beyond any replication factor; bounds what one PUT can fan out to
 SEND_CHUNK_BYTES = 1 << 20
@@ -54,8 +56,15 @@ async def put_block(request: web.Request) -> web.Response:
         raise WireError(ErrorCode.INVALID, "a block PUT needs a Content-Length")
     write = BlockWrite(block_id=block_id, crc32c=_crc32c(request), size=request.content_length,
                        token=token, hops=_hops(request))
-    stored_on = await store_and_forward(write, request.content, disk=request.app[disk_key],
-                                        http=request.app[http_key])
+    metrics = request.app[metrics_key]
+    try:
+        stored_on = await store_and_forward(write, request.content, disk=request.app[disk_key],
+                                            http=request.app[http_key])
+    except WireError as err:
+        metrics.pipeline_failed(err)
+        raise
+    metrics.block_writes.labels("pipeline").inc()
+    metrics.block_write_bytes.labels("pipeline").inc(write.size)
     return json_response(PutBlockResponse(stored_on=stored_on), status=201)
 
 
@@ -68,7 +77,11 @@ async def get_block(request: web.Request) -> web.StreamResponse:
         except UnsatisfiableRangeError:
             raise web.HTTPRequestRangeNotSatisfiable(
                 headers={hdrs.CONTENT_RANGE: f"bytes */{block.size}"}) from None
-        return await _send(request, block, span)
+        resp = await _send(request, block, span)
+    metrics = request.app[metrics_key]
+    metrics.block_reads.inc()
+    metrics.block_read_bytes.inc(resp.content_length or 0)
+    return resp
 
 
 async def delete_block(request: web.Request) -> web.Response:

@@ -18,13 +18,14 @@ from aiohttp import web
 from blockstore import admin, api
 from blockstore.admin import agent_key, scrubber_key
 from blockstore.agent import AgentWorker
-from blockstore.api import disk_key, http_key, settings_key
+from blockstore.api import disk_key, http_key, metrics_key, settings_key
 from blockstore.disk import BlockDisk
+from blockstore.metrics import BlockstoreMetrics
 from blockstore.pacing import TokenBucket
 from blockstore.scrubber import Scrubber
 from blockstore.settings import Settings
 from plen.client.http import session
-from plen.service import base_app
+from plen.service import base_app, registry_key
 from plen.workers import run_forever
 
 __all__ = ["make_app", "announce", "settings_key", "disk_key", "http_key", "agent_key",
@@ -40,6 +41,8 @@ def make_app(settings: Settings, *, disk: BlockDisk | None = None,
              http: aiohttp.ClientSession | None = None) -> web.Application:
     app = base_app("blockstore", client_max_size=CLIENT_MAX_SIZE_BYTES)
     app[settings_key] = settings
+    metrics = app[metrics_key] = BlockstoreMetrics(app[registry_key])
+    metrics.watch(lambda: app.get(disk_key), lambda: app.get(scrubber_key))
     app.cleanup_ctx.append(_disk_context(disk))
     app.cleanup_ctx.append(_http_context(http))
     app.cleanup_ctx.append(_workers_context)
@@ -80,7 +83,8 @@ def _http_context(injected: aiohttp.ClientSession | None) -> Context:
 
 async def _workers_context(app: web.Application) -> AsyncIterator[None]:
     settings, disk = app[settings_key], app[disk_key]
-    agent = app[agent_key] = AgentWorker(settings=settings, disk=disk, http=app[http_key])
+    agent = app[agent_key] = AgentWorker(settings=settings, disk=disk, http=app[http_key],
+                                        metrics=app[metrics_key])
     scrubber = app[scrubber_key] = Scrubber(
         disk, pace=TokenBucket(settings.scrub_rate_bytes_per_s))
     loops: list[Awaitable[None]] = [agent.run_forever()]

@@ -38,6 +38,7 @@ class Scrubber:
         self.pace = pace
         self.blocks_per_run = blocks_per_run
         self.checked = 0  # blocks verified since start
+        self.checked_bytes = 0
         self.corrupt_found = 0
         self._pass: list[BlockId] = []
         self._next = 0  # index into _pass
@@ -76,5 +77,6 @@ class Scrubber:
                     raise
                 continue
             self.checked += 1
+            self.checked_bytes += info.size
             await self.pace.take(info.size)
         return WorkResult.BUSY if self._next < len(self._pass) else WorkResult.IDLE

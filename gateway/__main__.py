@@ -56,9 +56,16 @@ def main(host: str, port: int, nameserver_url: str, root_user: str, root_passwor
         except TLSConfigError as err:
             raise click.UsageError(str(err))
     service.setup_logging(log_level)
-    service.run(make_app(settings), service="gateway", host=host, port=port,
-                ready_file=ready_file, ssl_context=ssl_context,
-                workers=workers or prefork.default_count())
+    workers = workers or prefork.default_count()
+    if workers == 1:
+        service.run(make_app(settings), service="gateway", host=host, port=port,
+                    ready_file=ready_file, ssl_context=ssl_context)
+        return
+    from gateway.metrics import shared_across_workers
+
+    with shared_across_workers() as metrics_dir:  # one /metrics for all workers
+        service.run(make_app(settings, metrics_dir=metrics_dir), service="gateway", host=host,
+                    port=port, ready_file=ready_file, ssl_context=ssl_context, workers=workers)
 
 
 if __name__ == "__main__":

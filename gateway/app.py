@@ -15,17 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import AsyncIterator
 
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
 
+from gateway.metrics import GatewayMetrics
 from gateway.s3.errors import S3Error, error_response_body, from_wire
 from gateway.s3.ops import OPERATIONS
 from gateway.s3.request import S3Request, new_request_id, route_and_authenticate
@@ -38,25 +33,21 @@ log = logging.getLogger("gateway")
 
 settings_key = web.AppKey("settings", Settings)
 fs_key = web.AppKey("fs", FileSystem)
-metrics_key = web.AppKey("metrics", CollectorRegistry)
-requests_key = web.AppKey("requests", Counter)
-latency_key = web.AppKey("latency", Histogram)
+metrics_key = web.AppKey("metrics", GatewayMetrics)
 _REQUEST_ID = "plen_request_id"
 _CONTEXT = "plen_s3_request"
 _UPLOADS = frozenset({"PutObject", "UploadPart"})
 
 
-def make_app(settings: Settings, *, fs: FileSystem | None = None) -> web.Application:
+def make_app(settings: Settings, *, fs: FileSystem | None = None,
+             metrics_dir: Path | None = None) -> web.Application:
+    """``metrics_dir``: the multiprocess metrics directory when several workers serve
+    (gateway/metrics.py Rule 3)."""
     # Bodies are streamed from request.content; client_max_size only guards read().
     app = web.Application(middlewares=[s3_middleware], client_max_size=1024 ** 2,
                           handler_args={"max_field_size": 16 * 1024})
     app[settings_key] = settings
-    registry = CollectorRegistry()
-    app[metrics_key] = registry
-    app[requests_key] = Counter("plen_gateway_requests", "S3 requests by operation and status",
-                                ["operation", "klass"], registry=registry)
-    app[latency_key] = Histogram("plen_gateway_request_seconds", "S3 request latency",
-                                 ["operation"], registry=registry)
+    app[metrics_key] = GatewayMetrics(metrics_dir)
     app.cleanup_ctx.append(_fs_context(fs))
     app.router.add_route("*", "/{tail:.*}", handle, expect_handler=expect_continue)
     return app
@@ -131,8 +122,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if _is_door(request, "/healthz"):
         return web.json_response({"ok": True})
     if _is_door(request, "/metrics"):
-        return web.Response(body=generate_latest(request.app[metrics_key]),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return request.app[metrics_key].render()
     s3 = await _prepare(request)
     handler = OPERATIONS.get(s3.endpoint.operation)
     if handler is None:
@@ -165,9 +155,10 @@ async def s3_middleware(request: web.Request, handler) -> web.StreamResponse:
         response.headers.setdefault("x-amz-id-2", _request_id(request))
         response.headers.setdefault("Server", "Plenilune")
     s3 = request.get(_CONTEXT)
+    if s3 is None and (_is_door(request, "/healthz") or _is_door(request, "/metrics")):
+        return response  # probes and scrapes are not S3 traffic
     operation = s3.endpoint.operation if s3 is not None else "Unknown"
-    request.app[requests_key].labels(operation, f"{response.status // 100}xx").inc()
-    request.app[latency_key].labels(operation).observe(time.perf_counter() - started)
+    request.app[metrics_key].observe(request, response, operation, time.perf_counter() - started)
     return response
 
 

@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 registry_key = web.AppKey("metrics_registry", CollectorRegistry)
 requests_key = web.AppKey("requests_total", Counter)
+# Optional: brings gauges up to date before a scrape (state that lives elsewhere, e.g. Redis).
+metrics_refresh_key = web.AppKey("metrics_refresh",
+                                 Callable[[web.Application], Awaitable[None]])
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -71,7 +74,7 @@ async def wire_error_middleware(request: web.Request, handler):
     counter = request.app.get(requests_key)
     if counter is not None:
         status = response.status
-        counter.labels(klass=f"{status // 100}xx").inc()
+        counter.labels(status_class=f"{status // 100}xx").inc()
     return response
 
 
@@ -80,6 +83,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    refresh = request.app.get(metrics_refresh_key)
+    if refresh is not None:
+        await refresh(request.app)
     body = generate_latest(request.app[registry_key])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -89,7 +95,7 @@ def base_app(service: str, **kwargs: Any) -> web.Application:
     registry = CollectorRegistry()
     app[registry_key] = registry
     app[requests_key] = Counter(f"plen_{service}_requests", "HTTP requests by status class",
-                                ["klass"], registry=registry)
+                                ["status_class"], registry=registry)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
