@@ -12,44 +12,56 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from nameserver.api import admin, client, cluster
+from nameserver.api import admin, client, cluster, dashboard
 from nameserver.appkeys import (
+    bucket_sizes_key,
     fsck_key,
     gc_key,
     lease_key,
     membership_key,
+    metrics_key,
     namespace_key,
     rebalance_key,
     repair_key,
     servers_key,
     settings_key,
+    status_cache_key,
     store_key,
+    throughput_key,
     uploads_key,
 )
+from nameserver.dashboard.buckets import BucketSizes
+from nameserver.dashboard.samples import SAMPLE_INTERVAL_S, Throughput
 from nameserver.fsck import Fsck
 from nameserver.gc import GCWorker
 from nameserver.lease import Lease
 from nameserver.membership import Membership
+from nameserver.metrics import NameserverMetrics
 from nameserver.moves import Moves
 from nameserver.namespace import Namespace
 from nameserver.rebalance import Rebalancer
 from nameserver.repair import RepairWorker
-from nameserver.servers import Servers
+from nameserver.servers import Servers, StatusCache
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
 from nameserver.uploads import Uploads
-from plen.service import base_app
+from plen.service import base_app, metrics_refresh_key, registry_key
 from plen.workers import run_forever
 
 
 def make_app(settings: Settings, *, store: RedisStore | None = None) -> web.Application:
     app = base_app("nameserver", client_max_size=64 * 1024 * 1024)
     app[settings_key] = settings
+    metrics = app[metrics_key] = NameserverMetrics(app[registry_key])
+    metrics.watch_repair(lambda: app.get(repair_key))
+    app[metrics_refresh_key] = _refresh_metrics
     app.cleanup_ctx.append(_store_context(store))
     app.cleanup_ctx.append(_workers_context)
+    app.cleanup_ctx.append(_sampler_context)
     client.add_routes(app)
     cluster.add_routes(app)
     admin.add_routes(app)
+    dashboard.add_routes(app)
     return app
 
 
@@ -68,7 +80,10 @@ def _store_context(injected: RedisStore | None):
         moves = Moves()
         app[repair_key] = RepairWorker(store, settings, membership, moves)
         app[rebalance_key] = Rebalancer(store, settings, membership, moves)
-        app[servers_key] = Servers(store, settings, membership)
+        app[servers_key] = servers = Servers(store, settings, membership)
+        app[status_cache_key] = StatusCache(servers)
+        app[throughput_key] = Throughput(app[metrics_key], store)
+        app[bucket_sizes_key] = BucketSizes(app[namespace_key])
         app[fsck_key] = Fsck(store, settings, membership)
         app[lease_key] = Lease(store, "duties", settings.lease_ttl_s)
         yield
@@ -94,3 +109,17 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _refresh_metrics(app: web.Application) -> None:
+    await app[metrics_key].refresh(app[store_key], app[status_cache_key])
+
+
+async def _sampler_context(app: web.Application) -> AsyncIterator[None]:
+    # Every nameserver samples, lease or not: the dashboard of any of them draws the chart.
+    task = asyncio.create_task(run_forever("throughput samples", app[throughput_key].run_once,
+                                           SAMPLE_INTERVAL_S))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -73,6 +73,8 @@ class RepairWorker:
         self.rng = rng or random.Random()
         self._trims: dict[tuple[str, str], float] = {}  # (block, server) -> trim pending until
         self._burst: tuple[float, int] | None = None  # (started at, bytes repaired since)
+        self.repaired_blocks = 0  # copies seen landing by this worker (nameserver/metrics.py)
+        self.repaired_bytes = 0
 
     async def run_once(self) -> WorkResult:
         now = self.clock()
@@ -148,6 +150,8 @@ class RepairWorker:
         for move in landed:  # a fresh copy on a server once trimmed is not the old replica
             self._trims.pop((move.block_id, move.target), None)
         repaired = sum(m.size for m in landed if m.source is None)
+        self.repaired_blocks += sum(1 for m in landed if m.source is None)
+        self.repaired_bytes += repaired
         if self._burst is None:
             return
         started, total = self._burst[0], self._burst[1] + repaired

@@ -11,6 +11,7 @@ the block map still counts.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Callable
 
@@ -126,3 +127,22 @@ class Servers:
             else:
                 out["left"] += info.size * (rf - have)
         return out
+
+
+class StatusCache:
+    """``cluster_status()`` at most once per ``max_age_s``, however many pollers ask
+    (Prometheus scrapes, open dashboards): each costs one walk of the at-risk sample."""
+
+    def __init__(self, servers: Servers, max_age_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.servers = servers
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self._value: tuple[float, ClusterStatusResponse] | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> ClusterStatusResponse:
+        async with self._lock:  # concurrent askers share one computation
+            if self._value is None or self.clock() - self._value[0] > self.max_age_s:
+                self._value = (self.clock(), await self.servers.cluster_status())
+            return self._value[1]

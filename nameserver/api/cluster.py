@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nameserver.appkeys import membership_key, settings_key
+from nameserver.appkeys import membership_key, metrics_key, settings_key
 from plen.service import check_cluster_secret, wire_route
 from plen.wire.cluster import BlockReportRequest, HeartbeatRequest, RegisterRequest
 
@@ -16,12 +16,16 @@ def check_secret(request: web.Request) -> None:
 
 async def register(request: web.Request, req: RegisterRequest):
     check_secret(request)
-    return await request.app[membership_key].register(req)
+    resp = await request.app[membership_key].register(req)
+    request.app[metrics_key].registrations.inc()
+    return resp
 
 
 async def heartbeat(request: web.Request, req: HeartbeatRequest):
     check_secret(request)
-    return await request.app[membership_key].heartbeat(req)
+    resp = await request.app[membership_key].heartbeat(req)
+    request.app[metrics_key].heartbeats.labels("reregister" if resp.reregister else "ok").inc()
+    return resp
 
 
 async def block_report(request: web.Request, req: BlockReportRequest):
