@@ -76,11 +76,21 @@ def browser() -> Iterator[object]:
 
 
 def _shown_states(driver) -> dict[str, str]:
-    from selenium.webdriver.common.by import By
+    # Read in one script: the page rebuilds its tables every few seconds, so elements
+    # found one call earlier may be gone (stale) by the next.
+    return driver.execute_script(
+        "const out = {};"
+        "for (const row of document.querySelectorAll('#servers tbody tr')) {"
+        "  out[row.getAttribute('data-server-id')] = row.querySelector('td.state').innerText;"
+        "}"
+        "return out;")
 
-    return {row.get_attribute("data-server-id"):
-            row.find_element(By.CSS_SELECTOR, "td.state").text
-            for row in driver.find_elements(By.CSS_SELECTOR, "#servers tbody tr")}
+
+def _bucket_rows(driver, bucket: str) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#buckets tr'))"
+        "  .filter(r => r.getAttribute('data-bucket') === arguments[0])"
+        "  .map(r => r.innerText);", bucket)
 
 
 def test_dashboard_page_shows_every_server_and_a_killed_one_turns_dead(
@@ -94,8 +104,8 @@ def test_dashboard_page_shows_every_server_and_a_killed_one_turns_dead(
     ids = {cluster.server_id(n) for n in cluster.blockstore_names}
     cluster.wait_for(lambda: _shown_states(browser) == dict.fromkeys(ids, "live"), timeout=20,
                      what="the page to list every server as live", interval=0.25)
-    bucket_rows = browser.find_elements(By.CSS_SELECTOR, '#buckets tr[data-bucket="shown"]')
-    assert len(bucket_rows) == 1 and "1" in bucket_rows[0].text
+    bucket_rows = _bucket_rows(browser, "shown")
+    assert len(bucket_rows) == 1 and "1" in bucket_rows[0]
     assert browser.find_elements(By.CSS_SELECTOR, "#chart svg")
     assert not browser.find_element(By.ID, "error").is_displayed()
 
