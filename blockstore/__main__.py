@@ -61,7 +61,7 @@ def main(**options: object) -> None:
         settings = Settings(**options).validate()  # type: ignore[arg-type]
     except WireError as err:
         raise click.UsageError(err.message)
-    service.setup_logging(settings.log_level)
+    service.setup_logging(settings.log_level, service="blockstore")
     app = make_app(settings)
 
     def on_bound(url: str) -> None:

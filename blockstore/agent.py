@@ -38,6 +38,7 @@ from blockstore.metrics import BlockstoreMetrics
 from blockstore.pacing import TokenBucket
 from blockstore.pipeline import read_batches
 from blockstore.settings import Settings
+from plen import logs
 from plen.client.http import call_json, raise_for_wire_error, transport_error
 from plen.wire.blocks import TOKEN_HEADER, block_path
 from plen.wire.cluster import (
@@ -53,6 +54,7 @@ from plen.wire.cluster import (
     RegisterResponse,
 )
 from plen.wire.errors import ErrorCode, WireError
+from plen.wire.request_id import new_request_id
 from plen.wire.types import Replica
 from plen.workers import WorkResult
 
@@ -264,6 +266,9 @@ class AgentWorker:
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def _execute(self, command: DeleteBlock | CopyBlock) -> None:
+        # Its own task, so its own request id: the copy's lines here and at the source
+        # blockstore share it (the session sends it, plen/logs.py Rule 2).
+        logs.request_id.set(new_request_id())
         async with self._slots:
             try:
                 if isinstance(command, DeleteBlock):

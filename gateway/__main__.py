@@ -55,7 +55,7 @@ def main(host: str, port: int, nameserver_url: str, root_user: str, root_passwor
             ssl_context = server_context(tls_cert, tls_key)
         except TLSConfigError as err:
             raise click.UsageError(str(err))
-    service.setup_logging(log_level)
+    service.setup_logging(log_level, service="gateway")
     workers = workers or prefork.default_count()
     if workers == 1:
         service.run(make_app(settings), service="gateway", host=host, port=port,

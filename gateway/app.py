@@ -20,16 +20,19 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, body_bytes
 from gateway.s3.errors import S3Error, error_response_body, from_wire
 from gateway.s3.ops import OPERATIONS
-from gateway.s3.request import S3Request, new_request_id, route_and_authenticate
+from gateway.s3.request import S3Request, route_and_authenticate
 from gateway.settings import Settings
+from plen import logs
 from plen.client import http as http_mod
 from plen.client.fs import FileSystem
 from plen.wire.errors import WireError
+from plen.wire.request_id import new_request_id
 
 log = logging.getLogger("gateway")
+access_log = logging.getLogger("gateway.access")
 
 settings_key = web.AppKey("settings", Settings)
 fs_key = web.AppKey("fs", FileSystem)
@@ -95,6 +98,15 @@ async def _prepare(request: web.Request) -> S3Request:
 
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    # aiohttp runs this before the middleware, and it may already call the nameserver.
+    token = logs.request_id.set(_request_id(request))
+    try:
+        return await _expect_continue(request)
+    finally:
+        logs.request_id.reset(token)
+
+
+async def _expect_continue(request: web.Request) -> web.StreamResponse | None:
     if request.headers.get("Expect", "").lower() != "100-continue":
         return error_response(request, S3Error("InvalidRequest", "unsupported Expect header"))
     try:
@@ -132,6 +144,15 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def s3_middleware(request: web.Request, handler) -> web.StreamResponse:
+    # The S3 request id is also the id of every internal call and log line (plen/logs.py).
+    token = logs.request_id.set(_request_id(request))
+    try:
+        return await _serve(request, handler)
+    finally:
+        logs.request_id.reset(token)
+
+
+async def _serve(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
     try:
         response = await handler(request)
@@ -158,8 +179,24 @@ async def s3_middleware(request: web.Request, handler) -> web.StreamResponse:
     if s3 is None and (_is_door(request, "/healthz") or _is_door(request, "/metrics")):
         return response  # probes and scrapes are not S3 traffic
     operation = s3.endpoint.operation if s3 is not None else "Unknown"
-    request.app[metrics_key].observe(request, response, operation, time.perf_counter() - started)
+    duration_s = time.perf_counter() - started
+    request.app[metrics_key].observe(request, response, operation, duration_s)
+    _log_access(request, response, operation, duration_s)
     return response
+
+
+def _log_access(request: web.Request, response: web.StreamResponse, operation: str,
+                duration_s: float) -> None:
+    """One INFO line per S3 request. Only ``request.path``: the query string of a presigned
+    URL holds its signature and credential, and no header (Authorization) is logged."""
+    bytes_out = body_bytes(request, response)
+    duration_ms = round(duration_s * 1000, 3)
+    access_log.info("%s %s %s %d %.1fms %dB", operation, request.method, request.path,
+                    response.status, duration_ms, bytes_out,
+                    extra={"operation": operation, "method": request.method,
+                           "path": request.path, "status": response.status,
+                           "duration_ms": duration_ms,
+                           "bytes_in": request.content.total_bytes, "bytes_out": bytes_out})
 
 
 def _http_exception_error(exc: web.HTTPException) -> S3Error:

@@ -79,7 +79,7 @@ class GatewayMetrics:
         received = request.content.total_bytes
         if received:
             self.bytes_in.labels(operation).inc(received)
-        sent = _body_bytes(request, response)
+        sent = body_bytes(request, response)
         if sent:
             self.bytes_out.labels(operation).inc(sent)
 
@@ -93,7 +93,7 @@ class GatewayMetrics:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
+def body_bytes(request: web.Request, response: web.StreamResponse) -> int:
     if request.method == "HEAD":
         return 0
     if response.prepared:  # streamed by the handler: what it wrote

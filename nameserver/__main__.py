@@ -60,7 +60,7 @@ def main(host: str, port: int, redis_url: str, cluster_secret: str, replication:
             log_level=log_level).validate()
     except WireError as err:
         raise click.UsageError(err.message)
-    service.setup_logging(log_level)
+    service.setup_logging(log_level, service="nameserver")
     service.run(make_app(settings), service="nameserver", host=host, port=port,
                 ready_file=ready_file)
 

@@ -1,5 +1,6 @@
 """Scaffolding shared by the servers: JSON wire handlers, error middleware, health,
-metrics, and ``run`` (bind, announce the bound address, serve until SIGTERM/SIGINT).
+metrics, request ids and logging (plen/logs.py), and ``run`` (bind, announce the bound
+address, serve until SIGTERM/SIGINT).
 
 Every server may bind port 0; once listening it writes ``{"service", "url", "pid"}`` to its
 ``--ready-file`` (atomically), which is how ``plen up`` and the tests learn the address.
@@ -15,16 +16,20 @@ import os
 import signal
 import socket
 import ssl
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from plen import logs
 from plen.wire import codec
 from plen.wire.errors import ErrorCode, WireError
+from plen.wire.request_id import REQUEST_ID_HEADER, accept_request_id
 
 log = logging.getLogger("plen.service")
+access_log = logging.getLogger("plen.access")
 T = TypeVar("T")
 
 registry_key = web.AppKey("metrics_registry", CollectorRegistry)
@@ -51,6 +56,54 @@ def wire_route(cls: type[T], fn: Callable[[web.Request, T], Awaitable[Any]]):
         return result if isinstance(result, web.StreamResponse) else json_response(result)
 
     return handler
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler):
+    """Serve the request under the caller's request id (or a new one), so every log line
+    written meanwhile, and every call made meanwhile, carries it; then log one access line.
+
+    The line is DEBUG: the nameserver and blockstores serve heartbeats and block reports all
+    the time, and INFO would drown the events that matter."""
+    rid = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+    token = logs.request_id.set(rid)
+    started = time.perf_counter()
+    status = 500
+    response: web.StreamResponse | None = None
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers[REQUEST_ID_HEADER] = rid
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        status = 499  # the client went away first (nginx's code for it)
+        raise
+    finally:
+        if access_log.isEnabledFor(logging.DEBUG):
+            _log_access(request, status, response, started)
+        logs.request_id.reset(token)
+
+
+def _log_access(request: web.Request, status: int, response: web.StreamResponse | None,
+                started: float) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    if response is None:
+        bytes_out = 0
+    elif response.prepared:
+        bytes_out = response.body_length
+    else:
+        bytes_out = response.content_length or 0
+    # request.path has no query string: nothing secret rides there in our own APIs, but
+    # keep the access line the same shape as the gateway's, which must drop it.
+    access_log.debug("%s %s %d %.1fms %dB", request.method, request.path, status, duration_ms,
+                     bytes_out,
+                     extra={"method": request.method, "path": request.path, "status": status,
+                            "duration_ms": duration_ms,
+                            "bytes_in": request.content.total_bytes, "bytes_out": bytes_out})
 
 
 @web.middleware
@@ -91,7 +144,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def base_app(service: str, **kwargs: Any) -> web.Application:
-    app = web.Application(middlewares=[wire_error_middleware], **kwargs)
+    app = web.Application(middlewares=[request_id_middleware, wire_error_middleware], **kwargs)
     registry = CollectorRegistry()
     app[registry_key] = registry
     app[requests_key] = Counter(f"plen_{service}_requests", "HTTP requests by status class",
@@ -113,9 +166,13 @@ def advertised_host(bind_host: str) -> str:
     return bind_host
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", *, service: str = "plen",
+                  log_format: str | None = None) -> None:
+    """Log to stderr, one JSON object per line (plen/logs.py), or the old text format with
+    ``PLEN_LOG_FORMAT=text`` for a person reading a terminal."""
+    fmt = (log_format or os.environ.get("PLEN_LOG_FORMAT") or "json").lower()
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        handlers=[logs.handler(service, fmt)])
 
 
 def run(app: web.Application, *, service: str, host: str, port: int,

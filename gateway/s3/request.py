@@ -8,7 +8,6 @@ result and never look at the raw Authorization data again.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -25,10 +24,6 @@ from plen.client.fs import FileSystem
 from plen.wire.errors import WireError
 
 MAX_KEY_BYTES = 1024
-
-
-def new_request_id() -> str:
-    return secrets.token_hex(8).upper()
 
 
 def owner_of(access_key: str) -> Owner:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from plen import logs
 from plen.wire import codec
 from plen.wire.errors import ErrorCode, WireError
 
@@ -25,8 +26,10 @@ DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10,
 def session(*, limit: int = 64, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
             headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, keepalive_timeout=30)
+    # The trace config adds the caller's request id to every call (plen/logs.py Rule 2),
+    # so the nameserver and blockstore calls, pipeline hops and repair copies all carry it.
     return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers,
-                                 auto_decompress=False)
+                                 auto_decompress=False, trace_configs=[logs.trace_config()])
 
 
 async def raise_for_wire_error(resp: aiohttp.ClientResponse) -> None:
