@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nameserver.settings import Settings
+from nameserver.store.connect import StoreURLError, check_url
 from plen.settings import option
 from plen.wire.errors import WireError
 
@@ -14,7 +15,9 @@ from plen.wire.errors import WireError
 @click.command(name="nameserver", context_settings={"help_option_names": ["-h", "--help"]})
 @option("--host", envvar="PLEN_NAMESERVER_HOST", default="127.0.0.1", help="Address to bind.")
 @option("--port", envvar="PLEN_NAMESERVER_PORT", default=7070, type=int, help="0 = any free port.")
-@option("--redis", "redis_url", envvar="PLEN_REDIS_URL", required=True, help="redis://host:port/db")
+@option("--redis", "redis_url", envvar="PLEN_REDIS_URL", required=True,
+        help="redis://host:port/db, or through Sentinel: "
+             "redis+sentinel://host:port[,host:port...]/service[/db]")
 @option("--cluster-secret", envvar="PLEN_CLUSTER_SECRET", required=True, show_default=False,
         help="Shared by the nameserver and every blockstore.")
 @option("--replication", envvar="PLEN_REPLICATION", default=3, type=int)
@@ -58,8 +61,11 @@ def main(host: str, port: int, redis_url: str, cluster_secret: str, replication:
             repair_concurrency=repair_concurrency, rebalance_interval_s=rebalance_interval,
             rebalance_spread=rebalance_spread, ready_file=ready_file,
             log_level=log_level).validate()
+        check_url(redis_url)
     except WireError as err:
         raise click.UsageError(err.message)
+    except StoreURLError as err:
+        raise click.UsageError(str(err))
     service.setup_logging(log_level, service="nameserver")
     service.run(make_app(settings), service="nameserver", host=host, port=port,
                 ready_file=ready_file)

@@ -14,13 +14,13 @@ import json
 import re
 from typing import Any, AsyncIterator
 
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nameserver.store import keys
 from nameserver.store.base import BlockInfo, Guard, NewBlock, ServerRecord, UploadGuard
+from nameserver.store.connect import open_redis
 from plen.wire.errors import ErrorCode, WireError
 
 _LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
@@ -50,8 +50,7 @@ NO_PARENTS, ALL_PARENTS, PARENTS_BELOW_TOP = 0, 1, 2
 class RedisStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.redis = aioredis.Redis.from_url(url, decode_responses=False,
-                                             health_check_interval=30)
+        self.redis = open_redis(url)
         self._scripts = {name: self.redis.register_script(_load_lua(name)) for name in SCRIPTS}
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ GOOD: dict[str, dict[str, Any]] = {
                        "persistence": {"size": "1Ti", "storageClass": "fast"}},
     },
     "no-gateway": {"gateway": {"enabled": False}, "blockstore": {"pdb": {"enabled": False}}},
+    "sentinel": {"redis": {"url": "redis+sentinel://s1:26379,s2:26379,s3:26379/plen/0"}},
 }
 
 # name -> (overlay, the values path the error must name)
@@ -42,8 +43,7 @@ BAD: dict[str, tuple[dict[str, Any], str]] = {
     "port-out-of-range": ({"gateway": {"port": 70000}}, "gateway/port"),
     "service-type-not-in-enum": ({"nameserver": {"service": {"type": "Ingress"}}},
                                  "nameserver/service/type"),
-    "sentinel-url": ({"redis": {"url": "redis+sentinel://sentinel:26379/mymaster"}},
-                     "redis/url"),
+    "redis-url-not-redis": ({"redis": {"url": "http://redis:6379/0"}}, "redis/url"),
     "short-root-password": ({"gateway": {"rootCredentials": {"password": "short"}}},
                             "gateway/rootCredentials/password"),
     "block-size-too-small": ({"nameserver": {"blockSize": 1024}}, "nameserver/blockSize"),

@@ -1,6 +1,7 @@
 """Backends for the store contract suite: the embedded redis-server that `plen up` runs
-(AOF in a data directory) and a separately started redis-server with default config:
-Debian's /usr/bin/redis-server where installed (CI installs it), else the one on PATH."""
+(AOF in a data directory), a separately started redis-server with default config (Debian's
+/usr/bin/redis-server where installed (CI installs it), else the one on PATH), and that same
+server reached through a Redis Sentinel watching it (a ``redis+sentinel://`` URL)."""
 
 from __future__ import annotations
 
@@ -66,13 +67,38 @@ def _external_argv(tmp: Path, port: int) -> list[str]:
             "--save", "", "--appendonly", "no"]
 
 
-@pytest.fixture(params=["embedded", "external"])
+class SentinelRedis(RedisProcess):
+    """An external redis-server with one Sentinel monitoring it as ``plen``; ``url`` reaches
+    the master through the Sentinel, and kill/restart act on the master."""
+
+    SERVICE = "plen"
+
+    def __init__(self, tmp: Path, port: int) -> None:
+        super().__init__(_external_argv(tmp, port), port)
+        self.sentinel_port = free_port()
+        conf = tmp / "sentinel.conf"  # Sentinel rewrites its config file: it must be its own
+        conf.write_text(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {tmp}\n"
+                        f"sentinel monitor {self.SERVICE} 127.0.0.1 {port} 1\n")
+        self.sentinel = _start([self.argv[0], str(conf), "--sentinel"], self.sentinel_port)
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{self.SERVICE}/0"
+
+    def stop(self) -> None:
+        super().stop()
+        self.sentinel.terminate()
+        self.sentinel.wait(10)
+
+
+@pytest.fixture(params=["embedded", "external", "sentinel"])
 def redis_proc(request, tmp_path: Path):
     port = free_port()
     if request.param == "embedded":
-        argv = redis_command(tmp_path / "redis", port)
+        proc = RedisProcess(redis_command(tmp_path / "redis", port), port)
+    elif request.param == "external":
+        proc = RedisProcess(_external_argv(tmp_path, port), port)
     else:
-        argv = _external_argv(tmp_path, port)
-    proc = RedisProcess(argv, port)
+        proc = SentinelRedis(tmp_path, port)
     yield proc
     proc.stop()
