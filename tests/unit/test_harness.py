@@ -71,11 +71,17 @@ def test_redis_server_fixture_is_a_real_redis(redis_server: str) -> None:
         assert r.eval("return redis.call('GET', KEYS[1])", 1, "k") == b"v"
 
 
+def _redis_children() -> set[int]:
+    return {p.pid for p in psutil.Process().children()
+            if "redis-server" in " ".join(p.cmdline())}
+
+
 def test_running_redis_leaves_no_process(tmp_path: Path) -> None:
+    # Only its own: a session-scoped cluster (the plenilune fixture) may run a Redis too.
+    before = _redis_children()
     with running_redis(tmp_path) as url:
         assert redis_ping(url)
-        pids = [p.pid for p in psutil.Process().children()
-                if "redis-server" in " ".join(p.cmdline())]
+        pids = _redis_children() - before
         assert pids
     assert all(gone(pid) for pid in pids)
     with pytest.raises(redis.ConnectionError):
