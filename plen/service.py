@@ -178,10 +178,11 @@ def setup_logging(level: str = "INFO", *, service: str = "plen",
 def run(app: web.Application, *, service: str, host: str, port: int,
         ready_file: Path | None = None,
         on_bound: Callable[[str], None] | None = None,
-        ssl_context: ssl.SSLContext | None = None, workers: int = 1) -> None:
+        ssl_context: ssl.SSLContext | None = None, workers: int = 1,
+        runner: Callable[[web.Application], web.BaseRunner] | None = None) -> None:
     """Serve ``app`` until SIGTERM or SIGINT (over HTTPS with ``ssl_context``; in ``workers``
     processes sharing one socket when more than one: plen/prefork.py); announce the bound
-    URL when listening."""
+    URL when listening. ``runner`` makes the AppRunner (the gateway's: gateway/protocol.py)."""
     try:
         import uvloop
         uvloop.install()
@@ -198,19 +199,21 @@ def run(app: web.Application, *, service: str, host: str, port: int,
             write_ready_file(ready_file, {"service": service, "url": url, "pid": os.getpid()})
 
     if workers <= 1:
-        asyncio.run(_serve(app, (host, port), ssl_context, announce))
+        asyncio.run(_serve(app, (host, port), ssl_context, announce, runner))
         return
     from plen import prefork
 
     sock = prefork.listen(host, port)
-    prefork.run(workers, lambda: asyncio.run(_serve(app, sock, ssl_context, None)),
+    prefork.run(workers, lambda: asyncio.run(_serve(app, sock, ssl_context, None, runner)),
                 on_started=lambda: announce(sock.getsockname()[1]))
 
 
 async def _serve(app: web.Application, bind: tuple[str, int] | socket.socket,
                  ssl_context: ssl.SSLContext | None,
-                 announce: Callable[[int], None] | None) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                 announce: Callable[[int], None] | None,
+                 make_runner: Callable[[web.Application], web.BaseRunner] | None) -> None:
+    runner = (make_runner(app) if make_runner is not None
+              else web.AppRunner(app, access_log=None, handle_signals=False))
     await runner.setup()
     site: web.BaseSite
     if isinstance(bind, socket.socket):

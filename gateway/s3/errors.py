@@ -79,6 +79,8 @@ S3_ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType({
     "MetadataTooLarge": ErrorSpec(
         400, "Your metadata headers exceed the maximum allowed metadata size."),
     "MissingRequestBodyError": ErrorSpec(400, "Request Body is empty."),
+    "RequestHeaderSectionTooLarge": ErrorSpec(
+        400, "Your request header section exceeds the maximum allowed size."),
     "RequestTimeout": ErrorSpec(
         400, "Your socket connection to the server was not read from or written to within the "
              "timeout period."),

@@ -77,6 +77,14 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+# Offsets past any object's size all mean the same; converting thousands of digits does not
+# (int() refuses over 4,300 of them), so longer numbers are read as this.
+_HUGE_DIGITS = 19
+_HUGE = 10 ** _HUGE_DIGITS
+
+
+def _offset(digits: str) -> int:
+    return int(digits) if len(digits) < _HUGE_DIGITS else _HUGE
 
 
 def _invalid_range(value: str, size: int) -> S3Error:
@@ -100,16 +108,16 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
     if not first:
         if not last:
             return None  # "bytes=-"
-        suffix = int(last)
+        suffix = _offset(last)
         if suffix == 0 or size == 0:
             raise _invalid_range(value, size)
         return max(0, size - suffix), size
-    start = int(first)
-    if last and int(last) < start:
+    start = _offset(first)
+    if last and _offset(last) < start:
         return None  # RFC 7233: an invalid byte-range-spec is ignored
     if start >= size:
         raise _invalid_range(value, size)
-    end = size if not last else min(int(last) + 1, size)
+    end = size if not last else min(_offset(last) + 1, size)
     return start, end
 
 
@@ -120,10 +128,10 @@ def range_hint(value: str | None) -> tuple[int, int | None]:
     m = _RANGE.fullmatch(value.strip()) if value is not None else None
     if m is None or not m.group(1):
         return 0, None
-    start = int(m.group(1))
+    start = _offset(m.group(1))
     if not m.group(2):
         return start, None
-    last = int(m.group(2))
+    last = _offset(m.group(2))
     return (start, last - start + 1) if last >= start else (0, None)
 
 
@@ -269,7 +277,7 @@ def parse_copy_source_range(value: str | None, size: int) -> tuple[int, int] | N
                       "where first and last are the zero-based offsets of the first and last "
                       "bytes to copy",
                       ArgumentName="x-amz-copy-source-range", ArgumentValue=value)
-    first, last = int(m.group(1)), int(m.group(2))
+    first, last = _offset(m.group(1)), _offset(m.group(2))
     if first > last or last >= size:
         raise S3Error("InvalidArgument",
                       f"Range specified is not valid for source object of size: {size}",

@@ -528,7 +528,8 @@ def parse_complete_multipart_upload(body: bytes) -> list[tuple[int, str, dict[st
     for part in parts:
         fields = _children(part)
         number = (_one(fields, "PartNumber") or "").strip()
-        if not number.isascii() or not number.isdigit():
+        # Few digits: int() of thousands of them is refused (a ValueError, not an S3 error).
+        if not number.isascii() or not number.isdigit() or len(number) > 9:
             raise _malformed()
         etag = (_one(fields, "ETag") or "").strip().strip('"')
         checksums = {}

@@ -37,15 +37,25 @@ from plen.wire.namespace import (
 MAX_PART_NUMBER = 10_000
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PART_BYTES = 5 * 1024 ** 3
+MAX_OBJECT_BYTES = 5 * 1024 ** 4
 CHECKSUM_ALGORITHM_META = "x-amz-checksum-algorithm"
+
+
+def _decimal(raw: str, max_digits: int) -> int | None:
+    """ASCII digits only (str.isdigit also takes '²', which int() refuses), and few of them
+    (int() of thousands of digits is refused)."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > max_digits:
+        return None
+    return int(raw)
 
 
 def part_number_of(s3: S3Request) -> int:
     raw = s3.query.get("partNumber", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+    number = _decimal(raw, 6)
+    if number is None or not 1 <= number <= MAX_PART_NUMBER:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, "
                       "inclusive", ArgumentName="partNumber", ArgumentValue=raw)
-    return int(raw)
+    return number
 
 
 def upload_id_of(s3: S3Request) -> str:
@@ -109,6 +119,10 @@ async def complete_multipart_upload(s3: S3Request) -> web.Response:
     if_absent, if_match = check_write_conditions(s3.headers)
     listed = xml.parse_complete_multipart_upload(await s3.read_xml())
     stored = await _all_parts(s3, upload_id)
+    total = sum(stored[n].size for n in {n for n, _, _ in listed} if n in stored)
+    if total > MAX_OBJECT_BYTES:
+        raise S3Error("EntityTooLarge", ProposedSize=str(total),
+                      MaxSizeAllowed=str(MAX_OBJECT_BYTES))
     meta: dict[str, str] = {}
     for algorithm in checksums.ALGORITHMS:
         name = checksums.header_name(algorithm)
@@ -143,7 +157,7 @@ async def list_parts(s3: S3Request) -> web.Response:
     upload_id = upload_id_of(s3)
     max_parts = max_keys_of(s3, "max-parts")
     marker_raw = s3.query.get("part-number-marker", "0") or "0"
-    if not marker_raw.isdigit():
+    if _decimal(marker_raw, 9) is None:
         raise S3Error("InvalidArgument", "Provided part-number-marker not an integer",
                       ArgumentName="part-number-marker", ArgumentValue=marker_raw)
     with wire_errors("upload"):
