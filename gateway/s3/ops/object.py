@@ -37,6 +37,8 @@ from plen.wire.namespace import DirEntry, FileEntry
 
 log = logging.getLogger("gateway.ops.object")
 
+MAX_PUT_BYTES = 5 * 1024 ** 3  # S3's largest single PUT; larger objects go multipart
+
 _RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
     "response-content-language": "Content-Language",
@@ -58,7 +60,7 @@ async def put_object(s3: S3Request) -> web.Response:
     s3.check_key()
     refuse_unsupported(s3.headers)
     if_absent, if_match = check_write_conditions(s3.headers)
-    payload = s3.payload()
+    payload = s3.payload(max_bytes=MAX_PUT_BYTES)
     if is_marker_key(s3.key):
         return await _put_marker(s3)
     meta = user_metadata(s3.headers)
