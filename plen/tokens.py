@@ -3,16 +3,24 @@
 A token grants one access (``r`` read, ``w`` write) to one block until it expires:
 ``<access>.<expires_at>.<hex HMAC-SHA256(key, "block_id|access|expires_at")>``. The key is
 derived from the cluster secret, so blockstores need no other shared state.
+
+A token is accepted only in exactly the form ``sign`` writes (``[rw].<ASCII digits, no
+leading zero>.<64 lowercase hex>``): ``int()`` alone would also take ``+123``, ``0123``,
+``1_23``, `` 123`` or non-ASCII digits, each a second spelling of a signed token that no
+signer ever issued. Fifteen digits of expiry are ample and keep ``int()`` cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Literal
 
 Access = Literal["r", "w"]
+
+_TOKEN = re.compile(r"([rw])\.(0|[1-9][0-9]{0,14})\.([0-9a-f]{64})")
 
 
 def _token_key(cluster_secret: str) -> bytes:
@@ -32,11 +40,11 @@ def sign(cluster_secret: str, block_id: str, access: Access, ttl_s: float,
 
 def verify(cluster_secret: str, token: str, block_id: str, access: Access,
            now: float | None = None) -> bool:
-    try:
-        tok_access, expires_s, mac = token.split(".")
-        expires_at = int(expires_s)
-    except ValueError:
+    match = _TOKEN.fullmatch(token)
+    if match is None:
         return False
+    tok_access, expires_s, mac = match.groups()
+    expires_at = int(expires_s)
     if tok_access != access:
         return False
     if expires_at < (time.time() if now is None else now):
