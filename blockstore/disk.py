@@ -180,6 +180,27 @@ def _open_verified(path: Path) -> OpenBlock:
     return OpenBlock(file=f, size=info.size, crc32c=info.crc32c)
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            if os.fstat(fa.fileno()).st_size != os.fstat(fb.fileno()).st_size:
+                return False
+            while chunk := fa.read(READ_CHUNK_BYTES):
+                if chunk != fb.read(len(chunk)):
+                    return False
+            return True
+    except FileNotFoundError:
+        return False
+
+
+def _intact(path: Path) -> bool:
+    try:
+        _verify_file(path, None)
+    except (_CorruptError, FileNotFoundError):
+        return False
+    return True
+
+
 def _stored_crc(path: Path) -> int | None:
     """The trailer of an existing block file; None when there is no usable one."""
     try:
@@ -219,8 +240,9 @@ class BlockWriter:
         await asyncio.to_thread(self._seal)
 
     async def commit(self) -> None:
-        """Make the block visible; idempotent for a block already held with the same CRC.
-        A commit that fails discards the temp file."""
+        """Make the block visible; idempotent for a block already held with the same bytes,
+        CONFLICT for other bytes (blocks are immutable). A commit that fails discards the
+        temp file."""
         try:
             await asyncio.to_thread(self._commit)
         except BaseException:
@@ -285,8 +307,19 @@ class BlockWriter:
             raise WireError(ErrorCode.CONFLICT,
                             f"block {self.block_id} is already stored with CRC32C {existing}",
                             block_id=self.block_id)
+        if existing is not None:
+            # The same CRC32C: a retried write of the same block, or other bytes made to hash
+            # alike (a CRC is no MAC: four chosen bytes forge any value, and a write token
+            # outlives its block's commit). The copy held stays unless it is damaged.
+            if _same_bytes(self._tmp, final):
+                self._tmp.unlink()
+                return
+            if _intact(final):
+                raise WireError(ErrorCode.CONFLICT,
+                                f"block {self.block_id} is already stored with other bytes",
+                                block_id=self.block_id)
         # tmp/ and blocks/ share one file system, so the rename is atomic: a reader sees no
-        # file or the whole block, never a part (replacing an equal copy changes nothing).
+        # file or the whole block, never a part (only a damaged copy is ever replaced).
         os.replace(self._tmp, final)
         # The rename lives in the directory; without this fsync a crash could forget a
         # block that was already acknowledged.

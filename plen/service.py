@@ -240,5 +240,12 @@ def check_cluster_secret(request: web.Request, secret: str) -> None:
     from plen.wire.cluster import CLUSTER_SECRET_HEADER
 
     given = request.headers.get(CLUSTER_SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(errors="replace"), secret.encode()):
+    # The bytes that came (aiohttp decodes headers with surrogateescape: "replace" would turn
+    # every undecodable byte into a "?" that a secret with a "?" matches), compared in
+    # constant time. A server without a secret refuses everyone instead of no one.
+    try:
+        raw = given.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = b""
+    if not secret or not hmac.compare_digest(raw, secret.encode()):
         raise WireError(ErrorCode.UNAUTHORIZED, "wrong or missing cluster secret")

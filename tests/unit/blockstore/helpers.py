@@ -1,5 +1,5 @@
 """Helpers for blockstore unit tests: tokens and headers, byte flipping, waiting on a
-condition, a fake clock whose sleeps are only recorded, and a fake nameserver (the cluster
+condition, bytes forged to another's CRC32C, a fake clock whose sleeps are only recorded, and a fake nameserver (the cluster
 API only) that records what it hears."""
 
 from __future__ import annotations
@@ -65,6 +65,34 @@ def flip_byte(path: Path, offset: int = 0) -> None:
     raw = bytearray(path.read_bytes())
     raw[offset] ^= 0xFF
     path.write_bytes(bytes(raw))
+
+
+def same_crc32c(data: bytes, length: int | None = None) -> bytes:
+    """Other bytes (``length`` of them, default as many) with the same CRC32C, as a hostile
+    writer would make them: a CRC is affine over GF(2), so the last four can be solved for."""
+    base = bytearray(data.ljust(length or len(data), b"\0")[:length or len(data)])
+    base[0] ^= 0xFF
+    base[-4:] = bytes(4)
+    c0 = crc32c(bytes(base))
+    rows: list[tuple[int, int]] = []  # (effect on the CRC, the bits that make it), reduced
+    for bit in range(32):
+        trial = bytearray(base)
+        trial[len(trial) - 4 + bit // 8] ^= 1 << (bit % 8)
+        effect, mask = crc32c(bytes(trial)) ^ c0, 1 << bit
+        for r_effect, r_mask in rows:
+            if effect ^ r_effect < effect:
+                effect, mask = effect ^ r_effect, mask ^ r_mask
+        if effect:
+            rows = sorted([*rows, (effect, mask)], reverse=True)  # by leading bit
+    want, patch = crc32c(data) ^ c0, 0
+    for r_effect, r_mask in rows:
+        if want ^ r_effect < want:
+            want, patch = want ^ r_effect, patch ^ r_mask
+    assert want == 0
+    base[-4:] = patch.to_bytes(4, "little")
+    forged = bytes(base)
+    assert forged != data and crc32c(forged) == crc32c(data)
+    return forged
 
 
 def files_under(path: Path) -> list[Path]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import os
 import time
 
@@ -263,6 +265,37 @@ async def test_delete_requires_cluster_secret(make_blockstore: MakeBlockstore,
     assert not bs.disk.block_file(block_id).exists()
     async with http.delete(url, headers={CLUSTER_SECRET_HEADER: SECRET}) as resp:
         assert resp.status == 404 and await error_code(resp) == "not_found"
+
+
+def _delete_with_raw_secret(url: str, secret: bytes) -> int:
+    """http.client sends header bytes as they are (aiohttp's client takes only str)."""
+    parts = URL(url)
+    conn = http.client.HTTPConnection(parts.host, parts.port, timeout=10)
+    try:
+        conn.putrequest("DELETE", parts.path)
+        conn.putheader(CLUSTER_SECRET_HEADER, secret)
+        conn.endheaders()
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+async def test_cluster_secret_is_compared_as_the_bytes_that_came(
+        make_blockstore: MakeBlockstore) -> None:
+    # Undecodable bytes must not turn into "?" (or anything else) that a secret could match.
+    secret = "s3cr?t-\u00e9"
+    bs = await make_blockstore(cluster_secret=secret)
+    block_id = new_block_id()
+    await store_block(bs.disk, block_id, DATA)
+    url = f"{bs.url}/blocks/{block_id}"
+    for given in (b"s3cr\xfft-\xc3\xa9", b"s3cr?t-\xe9", b"s3cr?t-?", secret.encode() + b"\xff",
+                  b"s3cr?t-\xed\xb3\xbf", b""):
+        assert await asyncio.to_thread(_delete_with_raw_secret, url, given) == 401, given
+    assert bs.disk.has(block_id)
+    assert await asyncio.to_thread(_delete_with_raw_secret, url, secret.encode()) == 204
+    assert not bs.disk.has(block_id)
 
 
 async def test_get_of_missing_block_answers_404(make_blockstore: MakeBlockstore,

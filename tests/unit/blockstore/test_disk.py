@@ -12,7 +12,7 @@ from blockstore.disk import TRAILER, BlockDisk, ChangeLog, DataDirError
 from plen.checksum import crc32c
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.types import BlockId, is_server_id, new_block_id
-from tests.unit.blockstore.helpers import files_under, flip_byte, store_block
+from tests.unit.blockstore.helpers import files_under, flip_byte, same_crc32c, store_block
 
 DATA = os.urandom(700_001)  # not a multiple of any chunk size
 
@@ -196,6 +196,36 @@ async def test_commit_refuses_same_id_with_other_bytes(disk: BlockDisk) -> None:
     await writer.abort()
     assert caught.value.code is ErrorCode.CONFLICT
     assert (await disk.verify(block_id, crc32c(DATA))).size == len(DATA)
+    assert files_under(disk.root / "tmp") == []
+
+
+async def test_commit_refuses_other_bytes_forged_to_the_same_crc(disk: BlockDisk) -> None:
+    """Blocks are immutable: a writer still holding a write token for a committed block
+    cannot swap its bytes for others made to hash alike (CRC32C is no MAC)."""
+    block_id = new_block_id()
+    await store_block(disk, block_id, DATA)
+    path = disk.block_file(block_id)
+    held = path.read_bytes()
+    for other in (same_crc32c(DATA), same_crc32c(DATA, len(DATA) + 10)):
+        writer = await disk.begin_write(block_id, crc32c(DATA), len(other))
+        await writer.write([other])
+        await writer.seal()
+        with pytest.raises(WireError) as caught:
+            await writer.commit()
+        assert caught.value.code is ErrorCode.CONFLICT
+    assert path.read_bytes() == held and files_under(disk.root / "tmp") == []
+    assert disk.inventory() == [(block_id, len(DATA))] and disk.used_bytes == len(DATA)
+    assert (await disk.verify(block_id, crc32c(DATA))).size == len(DATA)
+
+
+async def test_commit_over_a_damaged_copy_replaces_it(disk: BlockDisk) -> None:
+    # The held copy no longer matches its trailer (it rotted): a fresh, checked copy of the
+    # same block heals it rather than being refused as "other bytes".
+    block_id = new_block_id()
+    await store_block(disk, block_id, DATA)
+    flip_byte(disk.block_file(block_id), 10)
+    await store_block(disk, block_id, DATA)
+    assert disk.block_file(block_id).read_bytes() == DATA + TRAILER.pack(crc32c(DATA))
     assert files_under(disk.root / "tmp") == []
 
 
