@@ -266,6 +266,24 @@ def test_expiry_alone_causes_refusal(victim: Victim) -> None:
     assert read(victim, tokens.sign(secret, bid, "r", 600, now=now - 3600)).status == 403
 
 
+def test_refusals_do_not_tell_which_blocks_a_server_holds(victim: Victim) -> None:
+    """The token (or secret) is checked before the disk is: a held block and an absent one
+    are refused alike, so probing ids learns nothing."""
+    held, absent = victim.block(0)["block_id"], "0" * 32
+    base = victim.url()
+    for bid in (held, absent):
+        assert send(base, "GET", f"/blocks/{bid}").status == 403
+        assert send(base, "GET", f"/blocks/{bid}", headers={TOKEN_HEADER: "r.1.x"}).status == 403
+        assert send(base, "GET", f"/blocks/{bid}",
+                    headers={"Range": "bytes=0-0", TOKEN_HEADER: ""}).status == 403
+        assert put(base, bid, b"x", None).status == 403
+        assert send(base, "DELETE", f"/blocks/{bid}").status == 401
+    # Methods the door does not have are not a way in either.
+    for method in ("HEAD", "POST", "PATCH", "OPTIONS"):
+        got = send(base, method, f"/blocks/{held}", headers={TOKEN_HEADER: victim.block(0)["token"]})
+        assert got.status == 405 and victim.bytes_of(0) not in got.body, (method, got.status)
+
+
 def test_token_in_the_wrong_place_is_refused(victim: Victim) -> None:
     bid, token = victim.block(0)["block_id"], victim.block(0)["token"]
     q = urllib.parse.quote(token)
