@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 from aiohttp import web
 
@@ -38,6 +39,7 @@ from plen.wire.namespace import DirEntry, FileEntry
 log = logging.getLogger("gateway.ops.object")
 
 MAX_PUT_BYTES = 5 * 1024 ** 3  # S3's largest single PUT; larger objects go multipart
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what no header value may hold
 
 _RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -126,7 +128,11 @@ def _read_headers(s3: S3Request, entry: FileEntry | DirEntry) -> dict[str, str]:
     check_read_conditions(s3.headers, etag=etag, last_modified=entry.mtime)
     for param, header in _RESPONSE_OVERRIDES.items():
         if param in s3.query:
-            headers[header] = s3.query[param]
+            value = s3.query[param]
+            if _CONTROL.search(value):  # would be a header injection (aiohttp refuses: a 500)
+                raise S3Error("InvalidArgument", f"Invalid value for {param}",
+                              ArgumentName=param)
+            headers[header] = value
     return {**s3.response_headers(), **headers}
 
 
