@@ -135,7 +135,9 @@ class S3RequestHandler(RequestHandler):
             raise ConnectionError("Response is sent already, cannot send another response "
                                   "with the error message")
         err = parse_error(status, exc)
-        if err.status >= 500:
+        if isinstance(exc, ConnectionError):
+            log.debug("the client went away mid-request: %r", exc)  # no one to answer
+        elif err.status >= 500:
             log.error("error handling a request", exc_info=exc)
         else:
             log.debug("refused a request aiohttp could not parse: %s", exc)
