@@ -20,6 +20,10 @@ from plen.wire.errors import WireError
              "redis+sentinel://host:port[,host:port...]/service[/db]")
 @option("--cluster-secret", envvar="PLEN_CLUSTER_SECRET", required=True, show_default=False,
         help="Shared by the nameserver and every blockstore.")
+@option("--root-user", envvar="PLEN_ROOT_USER", required=True, show_default=False,
+        help="The root user's access key: may do everything (the gateway's root too).")
+@option("--root-password", envvar="PLEN_ROOT_PASSWORD", required=True, show_default=False,
+        help="The root user's secret key.")
 @option("--replication", envvar="PLEN_REPLICATION", default=3, type=int)
 @option("--block-size", envvar="PLEN_BLOCK_SIZE", default=8 * 1024 * 1024, type=int,
         help="Bytes per block.")
@@ -42,7 +46,8 @@ from plen.wire.errors import WireError
         help="Largest allowed difference in utilisation (0.10 = 10 points) between servers.")
 @option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)
 @option("--log-level", envvar="PLEN_LOG_LEVEL", default="INFO")
-def main(host: str, port: int, redis_url: str, cluster_secret: str, replication: int,
+def main(host: str, port: int, redis_url: str, cluster_secret: str, root_user: str,
+         root_password: str, replication: int,
          block_size: int, inline_max: int, heartbeat_interval: float, dead_after: float,
          allocation_ttl: float, gc_interval: float, lease_ttl: float, repair_interval: float,
          repair_concurrency: int, rebalance_interval: float, rebalance_spread: float,
@@ -54,6 +59,7 @@ def main(host: str, port: int, redis_url: str, cluster_secret: str, replication:
     try:
         settings = Settings(
             host=host, port=port, redis_url=redis_url, cluster_secret=cluster_secret,
+            root_user=root_user, root_password=root_password,
             replication_factor=replication, block_size_bytes=block_size,
             inline_max_bytes=inline_max, heartbeat_interval_s=heartbeat_interval,
             dead_after_s=dead_after, allocation_ttl_s=allocation_ttl, gc_interval_s=gc_interval,

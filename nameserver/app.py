@@ -12,8 +12,11 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from nameserver.access import Access
 from nameserver.api import admin, client, cluster, dashboard
 from nameserver.appkeys import (
+    access_service_key,
+    authorizer_key,
     bucket_sizes_key,
     fsck_key,
     gc_key,
@@ -30,6 +33,7 @@ from nameserver.appkeys import (
     throughput_key,
     uploads_key,
 )
+from nameserver.authz import Authorizer
 from nameserver.dashboard.buckets import BucketSizes
 from nameserver.dashboard.samples import SAMPLE_INTERVAL_S, Throughput
 from nameserver.fsck import Fsck
@@ -75,6 +79,8 @@ def _store_context(injected: RedisStore | None):
         app[store_key] = store
         app[membership_key] = membership
         app[namespace_key] = Namespace(store, settings, membership)
+        access = app[access_service_key] = Access(store, settings)
+        app[authorizer_key] = Authorizer(access, store)
         app[uploads_key] = Uploads(store, settings)
         app[gc_key] = GCWorker(store)
         moves = Moves()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from nameserver.access import Access
+from nameserver.authz import Authorizer
 from nameserver.dashboard.buckets import BucketSizes
 from nameserver.dashboard.samples import Throughput
 from nameserver.fsck import Fsck
@@ -34,3 +36,5 @@ metrics_key = web.AppKey("metrics", NameserverMetrics)
 status_cache_key = web.AppKey("status_cache", StatusCache)
 throughput_key = web.AppKey("throughput", Throughput)
 bucket_sizes_key = web.AppKey("bucket_sizes", BucketSizes)
+access_service_key = web.AppKey("access", Access)
+authorizer_key = web.AppKey("authorizer", Authorizer)

@@ -14,6 +14,8 @@ class Settings:
     port: int = 7070
     redis_url: str = "redis://127.0.0.1:6379/0"
     cluster_secret: str = ""
+    root_user: str = ""  # the root user's access key and secret (the gateway's too)
+    root_password: str = ""
     replication_factor: int = 3
     block_size_bytes: int = 8 * 1024 * 1024
     inline_max_bytes: int = 4096
@@ -34,6 +36,10 @@ class Settings:
         problems = []
         if not self.cluster_secret:
             problems.append("a cluster secret is required (--cluster-secret)")
+        if not self.root_user or not self.root_password:
+            problems.append("root credentials are required (--root-user, --root-password)")
+        if self.root_password and len(self.root_password) < 8:
+            problems.append("the root password must be at least 8 characters")
         if self.replication_factor < 1:
             problems.append("replication must be at least 1")
         if self.block_size_bytes < 4096:

@@ -31,6 +31,13 @@ Servers:
                                    registered_at, state (live|dead, as last recorded), drain (1)
   server-blocks:{sid}     SET      block ids the server holds (from reports and commits)
   server-cmds:{sid}       LIST     command JSON for the server's next heartbeat
+Users and access (plen/access.py):
+  users                   SET      user names (the root user is configured, not stored)
+  user:{user}             HASH     created
+  user-keys:{user}        SET      the user's access keys
+  access-key:{access_key} HASH     user, secret, created
+  bucket:{bucket}         HASH     owner, acl (canned), policy (JSON). No hash, or no owner:
+                                   the root user's (buckets made before owners, or by root)
 Cluster:
   stats                   HASH     files, blocks
   lease:{duty}            STRING   holder of a background duty, with an expiry
@@ -120,3 +127,23 @@ def lease_key(duty: str) -> str:
 
 def repair_stats_key() -> str:
     return PREFIX + "repair-stats"
+
+
+def users_key() -> str:
+    return PREFIX + "users"
+
+
+def user_key(user: str) -> str:
+    return f"{PREFIX}user:{user}"
+
+
+def user_keys_key(user: str) -> str:
+    return f"{PREFIX}user-keys:{user}"
+
+
+def access_key_key(access_key: str) -> str:
+    return f"{PREFIX}access-key:{access_key}"
+
+
+def bucket_key(bucket: str) -> str:
+    return f"{PREFIX}bucket:{bucket}"

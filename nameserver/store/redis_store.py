@@ -26,7 +26,8 @@ from plen.wire.errors import ErrorCode, WireError
 _LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
 SCRIPTS = ("commit_file", "delete_file", "mkdir", "rmdir", "rename", "init", "collect_trash",
            "collect_block", "expire_allocation", "list_dir", "acquire_lease", "replace_entry",
-           "create_upload", "put_part", "abort_upload", "list_uploads")
+           "create_upload", "put_part", "abort_upload", "list_uploads", "add_user", "add_key",
+           "remove_key", "remove_user")
 
 
 def _load_lua(name: str) -> str:
@@ -72,6 +73,81 @@ class RedisStore:
 
     async def _script(self, name: str, *args: Any) -> Any:
         return await self._call(self._scripts[name](keys=[], args=[keys.PREFIX, *args]))
+
+    # -- users and access (keys.py: users, user, user-keys, access-key, bucket) -------------
+
+    async def add_user(self, user: str, access_key: str, secret: str, now: float) -> None:
+        await self._script("add_user", user, access_key, secret, _fmt_now(now))
+
+    async def add_key(self, user: str, access_key: str, secret: str, now: float,
+                      max_keys: int) -> None:
+        await self._script("add_key", user, access_key, secret, _fmt_now(now), max_keys)
+
+    async def remove_key(self, user: str, access_key: str) -> None:
+        await self._script("remove_key", user, access_key)
+
+    async def remove_user(self, user: str) -> None:
+        await self._script("remove_user", user)
+
+    async def key_owner(self, access_key: str) -> tuple[str, str] | None:
+        """(user, secret) of an access key, None when there is no such key."""
+        user, secret = await self._call(self.redis.hmget(
+            keys.access_key_key(access_key), "user", "secret"))
+        if user is None or secret is None:
+            return None
+        return user.decode(), secret.decode()
+
+    async def users(self) -> list[tuple[str, float, list[str]]]:
+        """Every stored user: (name, created, access keys), by name."""
+        names = sorted(n.decode() for n in await self._call(self.redis.smembers(keys.users_key())))
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hget(keys.user_key(name), "created")
+            pipe.smembers(keys.user_keys_key(name))
+        rows = await self._call(pipe.execute()) if names else []
+        return [(name, float(rows[2 * i] or 0), sorted(k.decode() for k in rows[2 * i + 1]))
+                for i, name in enumerate(names)]
+
+    async def user_exists(self, user: str) -> bool:
+        return bool(await self._call(self.redis.exists(keys.user_key(user))))
+
+    async def bucket_access(self, bucket: str) -> dict[str, str]:
+        raw = await self._call(self.redis.hgetall(keys.bucket_key(bucket)))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def bucket_owners(self, buckets: list[str]) -> list[str | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        for bucket in buckets:
+            pipe.hget(keys.bucket_key(bucket), "owner")
+        rows = await self._call(pipe.execute()) if buckets else []
+        return [r.decode() if r is not None else None for r in rows]
+
+    async def claim_bucket(self, bucket: str, owner: str, acl: str) -> None:
+        """A new bucket's access: whatever a removed bucket of that name had is dropped."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.bucket_key(bucket))
+        pipe.hset(keys.bucket_key(bucket), mapping={"owner": owner, "acl": acl})
+        await self._call(pipe.execute())
+
+    async def set_bucket_access(self, bucket: str, fields: dict[str, str],
+                                drop: list[str]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        if fields:
+            pipe.hset(keys.bucket_key(bucket), mapping=fields)
+        if drop:
+            pipe.hdel(keys.bucket_key(bucket), *drop)
+        await self._call(pipe.execute())
+
+    async def drop_bucket_access(self, bucket: str) -> None:
+        await self._call(self.redis.delete(keys.bucket_key(bucket)))
+
+    async def move_bucket_access(self, src: str, dst: str) -> None:
+        fields = await self.bucket_access(src)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.bucket_key(dst), keys.bucket_key(src))
+        if fields:
+            pipe.hset(keys.bucket_key(dst), mapping=fields)
+        await self._call(pipe.execute())
 
     # -- namespace ------------------------------------------------------------------------
 

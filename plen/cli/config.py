@@ -2,7 +2,8 @@
 
 Cluster lookup: ``--nameserver`` (or ``PLEN_NAMESERVER``, through click), then the client
 config file that ``plen up`` writes: ``$PLEN_CONFIG``, else ``~/.config/plen/config.json``,
-holding ``{"nameserver": url}``. The working directory set by ``plen cd`` lives in a state
+holding ``{"nameserver": url, "access_key": ..., "secret_key": ...}``.
+Credentials: ``PLEN_ACCESS_KEY`` and ``PLEN_SECRET_KEY``, else the config file's. The working directory set by ``plen cd`` lives in a state
 file beside it (``state.json`` next to ``config.json``; ``<stem>.state.json`` next to any
 other name), remembered per cluster: switching clusters starts again at ``/``.
 Both files are replaced atomically, so a crash never leaves half a file.
@@ -15,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from plen.auth import Credentials
+
 CONFIG_ENV = "PLEN_CONFIG"
 
 
@@ -24,6 +27,10 @@ class ConfigError(Exception):
 
 class NoClusterError(ConfigError):
     """No nameserver given by flag, environment or config file."""
+
+
+class NoCredentialsError(ConfigError):
+    """No access key and secret given by environment or config file."""
 
 
 def config_path() -> Path:
@@ -83,12 +90,31 @@ def resolve_nameserver(flag_or_env: str | None) -> str:
     return url.rstrip("/")
 
 
-def save_nameserver(url: str) -> Path:
+def save_nameserver(url: str, credentials: Credentials | None = None) -> Path:
     path = config_path()
     data = read_json(path) if path.exists() else {}
     data["nameserver"] = url
+    if credentials is not None:
+        data["access_key"] = credentials.access_key
+        data["secret_key"] = credentials.secret
     write_json(path, data)
+    if credentials is not None:
+        os.chmod(path, 0o600)  # it holds a secret
     return path
+
+
+def resolve_credentials() -> Credentials:
+    """Who the CLI signs as: the environment's keys, else the config file's."""
+    access_key = os.environ.get("PLEN_ACCESS_KEY")
+    secret = os.environ.get("PLEN_SECRET_KEY")
+    if not (access_key and secret):
+        data = read_json(config_path())
+        access_key, secret = data.get("access_key"), data.get("secret_key")
+    if not (isinstance(access_key, str) and access_key and isinstance(secret, str) and secret):
+        raise NoCredentialsError(
+            "no credentials: set PLEN_ACCESS_KEY and PLEN_SECRET_KEY (from 'plen user add', "
+            f"or the root user's), or run 'plen up' (looked in {config_path()})")
+    return Credentials(access_key, secret)
 
 
 def load_cwd(nameserver_url: str | None) -> str:

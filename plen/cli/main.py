@@ -17,6 +17,8 @@ Exit codes (``EXIT_*``, the only table):
     5    no cluster: none configured, the nameserver or blockstores unreachable, or no live
          servers                           (UNAVAILABLE_*, TIMEOUT, CONNECTION_LOST,
                                             NO_LIVE_SERVERS)
+    6    not signed in or not allowed: no credentials, an unknown key or wrong secret, or
+         access denied                     (UNAUTHORIZED, FORBIDDEN; NoCredentialsError)
     130  interrupted (Ctrl-C)
 
 The cluster is ``--nameserver`` / ``PLEN_NAMESERVER``, else the config file written by
@@ -26,9 +28,9 @@ The cluster is ``--nameserver`` / ``PLEN_NAMESERVER``, else the config file writ
 the command's result is one JSON document on stdout (shapes in ``plen.cli.jsonout``) and a
 failure is one JSON object on stderr instead of the line,
 ``{"error": {"code": ..., "message": ..., "exit_code": ...}}``, with the same exit code.
-``code`` is the wire error's name (``not_found``, ``not_empty``, ``unavailable_before_start``
-...), the same name for the matching local ``errno``, or one of ``usage``, ``no_cluster``,
-``config``, ``unhealthy``, ``interrupted``, ``aborted``, ``os_error``, ``failed`` and
+``code`` is the wire error's name (``not_found``, ``not_empty``, ``unavailable_before_start``,
+``unauthorized``, ``forbidden`` ...), the same name for the matching local ``errno``, or one
+of ``usage``, ``no_cluster``, ``no_credentials``, ``config``, ``unhealthy``, ``interrupted``, ``aborted``, ``os_error``, ``failed`` and
 ``internal``. The words are found before parsing, so even a usage error is JSON.
 """
 
@@ -59,6 +61,7 @@ EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_EXISTS = 4
 EXIT_UNREACHABLE = 5
+EXIT_DENIED = 6
 EXIT_INTERRUPTED = 130
 
 # Wire error -> (exit code, what the user reads; None = the server's own message).
@@ -140,9 +143,10 @@ class AppContext:
         from plen.client.fs import FileSystem
 
         url = self.nameserver_url()
+        credentials = config.resolve_credentials()
 
         async def go() -> T:
-            async with FileSystem(url) as fs:
+            async with FileSystem(url, credentials=credentials) as fs:
                 return await fn(fs)
 
         return asyncio.run(go())
@@ -168,6 +172,8 @@ def describe(exc: BaseException, app: AppContext) -> tuple[int, str]:
 
     if isinstance(exc, config.NoClusterError):
         return EXIT_UNREACHABLE, str(exc)
+    if isinstance(exc, config.NoCredentialsError):
+        return EXIT_DENIED, str(exc)
     if isinstance(exc, config.ConfigError):
         return EXIT_ERROR, str(exc)
     if isinstance(exc, CliError):
@@ -180,6 +186,15 @@ def describe(exc: BaseException, app: AppContext) -> tuple[int, str]:
                 return EXIT_UNREACHABLE, (f"cannot reach the nameserver at {ns}: "
                                           f"{_unreachable_reason(exc)}")
             return EXIT_UNREACHABLE, with_op(exc.message)
+        if exc.code is ErrorCode.UNAUTHORIZED:
+            return EXIT_DENIED, with_op(
+                f"not signed in: {exc.message.rstrip('.')} (check PLEN_ACCESS_KEY and "
+                f"PLEN_SECRET_KEY, or access_key and secret_key in {config.config_path()})")
+        if exc.code is ErrorCode.FORBIDDEN:
+            text = exc.message
+            if not text.startswith("access denied"):
+                text = f"access denied: {text}"
+            return EXIT_DENIED, with_op(text)
         exit_code, text = WIRE_ERRORS.get(exc.code, (EXIT_ERROR, None))
         return exit_code, with_op(text or exc.message)
     if isinstance(exc, OSError):
@@ -198,6 +213,8 @@ def error_code(exc: BaseException) -> str:
     """The ``code`` of ``exc`` in a --json error (see the module docstring)."""
     if isinstance(exc, config.NoClusterError):
         return "no_cluster"
+    if isinstance(exc, config.NoCredentialsError):
+        return "no_credentials"
     if isinstance(exc, config.ConfigError):
         return "config"
     if isinstance(exc, CliError):
@@ -329,9 +346,9 @@ def _passthrough(package: str, help_text: str) -> click.Command:
 
 
 def _register() -> None:
-    from plen.cli import commands, servers, up
+    from plen.cli import commands, servers, up, users
 
-    for command in commands.COMMANDS + servers.COMMANDS:
+    for command in commands.COMMANDS + servers.COMMANDS + users.COMMANDS:
         cli.add_command(command)
     cli.add_command(up.up)
     cli.add_command(_passthrough("nameserver", "Run a nameserver (see 'plen nameserver "

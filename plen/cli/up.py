@@ -41,6 +41,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from plen.auth import Credentials
 from plen.cli import config
 from plen.cli import jsonout as js
 from plen.cli.output import console
@@ -204,14 +205,15 @@ class Supervisor:
         finally:
             client.close()
 
-    def wait_cluster(self, nameserver_url: str, stores: list[Child]) -> None:
+    def wait_cluster(self, nameserver_url: str, stores: list[Child],
+                     credentials: Credentials) -> None:
         from plen.client.fs import FileSystem
 
         expected = {c.server_id for c in stores if c.server_id}
         deadline = time.monotonic() + self.timeout_s
 
         async def go() -> None:
-            async with FileSystem(nameserver_url) as fs:
+            async with FileSystem(nameserver_url, credentials=credentials) as fs:
                 last = "no answer yet"
                 while True:
                     self.check()
@@ -399,8 +401,10 @@ def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
                "--replication", str(replication), "--ready-file", str(run / "nameserver.ready")]
     if block_size is not None:
         ns_argv += ["--block-size", str(block_size)]
+    user, password = root_credentials(data)
+    ns_env = {**env, "PLEN_ROOT_USER": user, "PLEN_ROOT_PASSWORD": password}
     ns = sup.launch(Child("nameserver", ns_argv, logs / "nameserver.log",
-                          ready_file=run / "nameserver.ready", env=env, cwd=data))
+                          ready_file=run / "nameserver.ready", env=ns_env, cwd=data))
     sup.wait_ready(ns)
 
     stores: list[Child] = []
@@ -416,7 +420,7 @@ def _start(sup: Supervisor, *, data: Path, blockstores: int, replication: int,
                                        ready_file=run / f"{name}.ready", env=env, cwd=data)))
     for store in stores:
         sup.wait_ready(store)
-    sup.wait_cluster(ns.url, stores)
+    sup.wait_cluster(ns.url, stores, Credentials(user, password))
     if gateway_port is not None:
         _start_gateway(sup, data=data, env=env, ns_url=ns.url, host=host, port=gateway_port,
                        tls=tls)
@@ -469,10 +473,9 @@ def start_local_cluster(data: Path, *, blockstores: int = 3, replication: int | 
         sup.stop()
         raise
     gateway_child = next((c for c in sup.children if c.name == "gateway"), None)
-    access_key = secret_key = None
+    access_key, secret_key = root_credentials(data)  # root's: the gateway's and the CLI's
     ca_bundle = None
     if gateway_child is not None:
-        access_key, secret_key = root_credentials(data)
         if tls:
             from gateway.tls import LocalCertificate
 
@@ -604,7 +607,9 @@ def up(ctx: click.Context, data: Path, blockstores: int, replication: int | None
                     blockstore_port=blockstore_port, redis_port=redis_port,
                     block_size=block_size, gateway_port=None if no_gateway else gateway_port,
                     tls=tls)
-                config_file = config.save_nameserver(ns_url)
+                # The CLI signs as root on the cluster it started (mode 0600 file).
+                config_file = config.save_nameserver(ns_url,
+                                                     Credentials(*root_credentials(data)))
                 if json_mode:
                     js.emit(_announcement(sup, used_redis, redis_url is None, config_file))
                     sys.stdout.flush()  # a script reads this line while up keeps running

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
+from plen.auth import Credentials
 from plen.checksum import crc32c
 from plen.client import http as http_mod
 from plen.client.blockstore import BytesLike, put_block, read_range
@@ -237,14 +238,18 @@ class _BlockFetch:
 class FileSystem:
     """A Plenilune cluster seen through its nameserver.
 
-    ``async with FileSystem(url) as fs:`` owns one pooled HTTP session; pass ``http=`` to
-    share a session owned elsewhere (it is then not closed here).
+    ``async with FileSystem(url, credentials=...) as fs:`` owns one pooled HTTP session;
+    pass ``http=`` to share a session owned elsewhere (it is then not closed here). Every
+    nameserver call is signed with ``credentials`` (plen/auth.py) and may do what that user
+    may (plen/access.py).
     """
 
-    def __init__(self, nameserver_url: str, *, http: aiohttp.ClientSession | None = None,
+    def __init__(self, nameserver_url: str, *, credentials: Credentials | None = None,
+                 http: aiohttp.ClientSession | None = None,
                  max_blocks_in_flight: int = 2, put_retries: int = 4,
                  prefetch_blocks: int = 2) -> None:
         self.nameserver_url = nameserver_url.rstrip("/")
+        self.credentials = credentials
         self._http = http
         self._owns_http = http is None
         self._ns: NameserverClient | None = None
@@ -263,7 +268,8 @@ class FileSystem:
     async def open(self) -> None:
         if self._http is None:
             self._http = http_mod.session()
-        self._ns = NameserverClient(self.nameserver_url, self._http)
+        self._ns = NameserverClient(self.nameserver_url, self._http,
+                                    credentials=self.credentials)
 
     async def close(self) -> None:
         if self._owns_http and self._http is not None:
@@ -342,12 +348,15 @@ class FileSystem:
             start_after = page.items[-1].key
 
     async def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False,
-                    mark_parents: bool = True, require_top: bool = False) -> MkdirResponse:
+                    mark_parents: bool = True, require_top: bool = False,
+                    owner: str | None = None, acl: str | None = None) -> MkdirResponse:
         """``mark_parents=False`` creates missing parents as implicit directories (S3
         prefixes, which vanish with their last key) instead of explicit ones (mkdir -p);
-        ``require_top`` never creates the top-level directory (the bucket)."""
+        ``require_top`` never creates the top-level directory (the bucket). ``owner`` and
+        ``acl``: of a new bucket (``owner`` is for root, naming another user)."""
         return await self.nameserver.mkdir(path, parents=parents, exist_ok=exist_ok,
-                                           mark_parents=mark_parents, require_top=require_top)
+                                           mark_parents=mark_parents, require_top=require_top,
+                                           owner=owner, acl=acl)
 
     async def rmdir(self, path: str, *, recursive: bool = False, unmark: bool = False) -> None:
         """``unmark``: a directory that is not empty only loses its marker (S3 deleting the

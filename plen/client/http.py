@@ -13,8 +13,9 @@ import json
 from typing import Any, TypeVar
 
 import aiohttp
+from yarl import URL
 
-from plen import logs
+from plen import auth, logs
 from plen.wire import codec
 from plen.wire.errors import ErrorCode, WireError
 
@@ -79,8 +80,12 @@ async def request(http: aiohttp.ClientSession, method: str, url: str, *, data: A
 
 async def call_json(http: aiohttp.ClientSession, url: str, request_msg: Any,
                     response_cls: type[T], *, headers: dict[str, str] | None = None,
-                    timeout: aiohttp.ClientTimeout | None = None) -> T:
+                    timeout: aiohttp.ClientTimeout | None = None,
+                    credentials: auth.Credentials | None = None) -> T:
+    """POST one wire message; with ``credentials``, signed (plen/auth.py)."""
+    body = codec.dumps(request_msg)
     hdrs = {"Content-Type": "application/json", **(headers or {})}
-    raw = await request(http, "POST", url, data=codec.dumps(request_msg), headers=hdrs,
-                        timeout=timeout)
+    if credentials is not None:
+        hdrs.update(auth.sign(credentials, "POST", URL(url).path, body))
+    raw = await request(http, "POST", url, data=body, headers=hdrs, timeout=timeout)
     return codec.loads(response_cls, raw)

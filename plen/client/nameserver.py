@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from plen.auth import Credentials
 from plen.client.http import call_json
+from plen.wire import access as wa
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import (
     AbortUploadRequest,
@@ -76,9 +78,11 @@ class NameserverClient:
     """The nameserver's client API. ``http`` is shared and owned by the caller."""
 
     def __init__(self, base_url: str, http: aiohttp.ClientSession, *,
+                 credentials: Credentials | None = None,
                  retry_delays_s: tuple[float, ...] = DEFAULT_RETRY_DELAYS_S) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
+        self.credentials = credentials
         self.retry_delays_s = retry_delays_s
 
     def url(self, endpoint: str) -> str:
@@ -90,7 +94,8 @@ class NameserverClient:
         delays = iter(self.retry_delays_s)
         while True:
             try:
-                return await call_json(self.http, url, request, response_cls)
+                return await call_json(self.http, url, request, response_cls,
+                                       credentials=self.credentials)
             except WireError as err:
                 retriable = (err.code is ErrorCode.UNAVAILABLE_BEFORE_START
                              or (idempotent and not err.definite))
@@ -143,9 +148,11 @@ class NameserverClient:
     # -- mutations (never retried after an indefinite error) -----------------------------
 
     async def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False,
-                    mark_parents: bool = True, require_top: bool = False) -> MkdirResponse:
+                    mark_parents: bool = True, require_top: bool = False,
+                    owner: str | None = None, acl: str | None = None) -> MkdirResponse:
         req = MkdirRequest(path=path, parents=parents, exist_ok=exist_ok,
-                           mark_parents=mark_parents, require_top=require_top)
+                           mark_parents=mark_parents, require_top=require_top, owner=owner,
+                           acl=acl)
         return await self._call(req.ENDPOINT, req, MkdirResponse, idempotent=False)
 
     async def rmdir(self, path: str, *, recursive: bool = False, unmark: bool = False) -> None:
@@ -209,3 +216,46 @@ class NameserverClient:
     async def init(self, *, confirm: bool) -> None:
         req = InitRequest(confirm=confirm)
         await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
+
+    # -- users and access (plen/wire/access.py) -----------------------------------------------
+
+    async def whoami(self) -> wa.WhoAmIResponse:
+        return await self._call(wa.WhoAmIRequest.ENDPOINT, _EMPTY, wa.WhoAmIResponse,
+                                idempotent=True)
+
+    async def user_add(self, user: str) -> wa.NewKeyResponse:
+        req = wa.UserAddRequest(user=user)
+        return await self._call(req.ENDPOINT, req, wa.NewKeyResponse, idempotent=False)
+
+    async def user_list(self) -> wa.UserListResponse:
+        return await self._call(wa.UserListRequest.ENDPOINT, _EMPTY, wa.UserListResponse,
+                                idempotent=True)
+
+    async def user_remove(self, user: str) -> None:
+        req = wa.UserRemoveRequest(user=user)
+        await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
+
+    async def key_add(self, user: str) -> wa.NewKeyResponse:
+        req = wa.KeyAddRequest(user=user)
+        return await self._call(req.ENDPOINT, req, wa.NewKeyResponse, idempotent=False)
+
+    async def key_remove(self, user: str, access_key: str) -> None:
+        req = wa.KeyRemoveRequest(user=user, access_key=access_key)
+        await self._call(req.ENDPOINT, req, EmptyResponse, idempotent=False)
+
+    async def signing_key(self, req: wa.SigningKeyRequest) -> wa.SigningKeyResponse:
+        return await self._call(req.ENDPOINT, req, wa.SigningKeyResponse, idempotent=True)
+
+    async def sign_v2(self, req: wa.SignV2Request) -> wa.SignV2Response:
+        return await self._call(req.ENDPOINT, req, wa.SignV2Response, idempotent=True)
+
+    async def bucket_access(self, bucket: str) -> wa.BucketAccess:
+        req = wa.BucketAccessRequest(bucket=bucket)
+        return await self._call(req.ENDPOINT, req, wa.BucketAccess, idempotent=True)
+
+    async def set_bucket_access(self, req: wa.SetBucketAccessRequest) -> wa.BucketAccess:
+        return await self._call(req.ENDPOINT, req, wa.BucketAccess, idempotent=False)
+
+    async def list_buckets(self, owner: str | None = None) -> wa.ListBucketsResponse:
+        req = wa.ListBucketsRequest(owner=owner)
+        return await self._call(req.ENDPOINT, req, wa.ListBucketsResponse, idempotent=True)

@@ -142,6 +142,10 @@ class MkdirRequest:
     mark_parents: bool = True  # as explicit directories (mkdir -p); False: implicit (S3)
     exist_ok: bool = False
     require_top: bool = False  # with parents: except the top-level directory (the bucket)
+    # A new bucket (top-level directory): its owner (root only: the gateway names the S3
+    # user; anyone else's bucket is their own) and its canned ACL.
+    owner: str | None = None
+    acl: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import crc32c
 import pytest
 
+from plen.auth import Credentials
 from plen.client.fs import FileSystem
 from tests.integration.harness import Cluster, plen_command
 
@@ -379,10 +380,10 @@ class BlockRef:
     paths: list[str] = field(default_factory=list)
 
 
-async def _referenced_blocks(url: str) -> dict[str, BlockRef]:
+async def _referenced_blocks(url: str, credentials: Credentials) -> dict[str, BlockRef]:
     refs: dict[str, BlockRef] = {}
     sem = asyncio.Semaphore(16)
-    async with FileSystem(url) as fs:
+    async with FileSystem(url, credentials=credentials) as fs:
         paths = [f"/{item.key}" async for item in fs.iter_walk("/")
                  if getattr(item.entry, "kind", "") == "file"]
 
@@ -405,7 +406,7 @@ async def _referenced_blocks(url: str) -> dict[str, BlockRef]:
 
 def referenced_blocks(cluster: Cluster) -> dict[str, BlockRef]:
     """block id -> what the nameserver says about it, for every file in the namespace."""
-    return asyncio.run(_referenced_blocks(cluster.nameserver_url))
+    return asyncio.run(_referenced_blocks(cluster.nameserver_url, cluster.credentials))
 
 
 def fsck(cluster: Cluster) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 import redis
 
 from nameserver.store.embedded import free_port, redis_command
+from plen.auth import Credentials, sign
 
 T = TypeVar("T")
 
@@ -566,6 +567,7 @@ class Cluster:
                 "--block-size", str(self.block_size),
                 "--heartbeat-interval", _num(self.heartbeat_interval_s),
                 "--dead-after", _num(self.dead_after_s),
+                "--root-user", self.s3_access_key, "--root-password", self.s3_secret_key,
                 "--ready-file", str(self.run_dir / f"{name}.ready.json"),
                 *self._common_args()]
         if self.inline_max is not None:
@@ -735,12 +737,32 @@ class Cluster:
     def _ns_base(self, via: str | None) -> str:
         return self.url(via) if via is not None else self.nameserver_url
 
+    @property
+    def credentials(self) -> Credentials:
+        """The root user's: what the gateway, ``plen`` and ``ns_post`` sign with."""
+        return Credentials(self.s3_access_key, self.s3_secret_key)
+
+    def ns_call(self, endpoint: str, payload: Any = None, *, timeout: float = 10.0,
+                via: str | None = None,
+                credentials: Credentials | None = None) -> tuple[int, Any]:
+        """POST a client-API message to ``/v1/<endpoint>`` signed by ``credentials`` (default
+        root's); returns ``(status, decoded JSON)`` whatever the status."""
+        body = json.dumps({} if payload is None else payload).encode()
+        headers = {"Content-Type": "application/json",
+                   **sign(credentials or self.credentials, "POST", f"/v1/{endpoint}", body)}
+        status, raw = http_request("POST", f"{self._ns_base(via)}/v1/{endpoint}", body=body,
+                                   headers=headers, timeout=timeout)
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
     def ns_post(self, endpoint: str, payload: Any = None, *, timeout: float = 10.0,
                 via: str | None = None) -> Any:
-        """POST a client-API message to ``/v1/<endpoint>``; returns the decoded answer and
-        fails the test on any non-2xx. ``via`` names the nameserver (default the primary)."""
-        status, body = post_json(f"{self._ns_base(via)}/v1/{endpoint}", payload,
-                                 timeout=timeout)
+        """POST a client-API message to ``/v1/<endpoint>`` as root; returns the decoded
+        answer and fails the test on any non-2xx. ``via`` names the nameserver (default the
+        primary)."""
+        status, body = self.ns_call(endpoint, payload, timeout=timeout, via=via)
         if not 200 <= status < 300:
             raise AssertionError(f"POST /v1/{endpoint} -> HTTP {status}: {body}")
         return body
@@ -984,6 +1006,8 @@ class Cluster:
     def plen_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return child_env({"PLEN_NAMESERVER": self.nameserver_url,
                           "PLEN_CONFIG": str(self.config_path),
+                          "PLEN_ACCESS_KEY": self.s3_access_key,
+                          "PLEN_SECRET_KEY": self.s3_secret_key,
                           # Wide and plain, so tables are not cut or coloured for a terminal.
                           "COLUMNS": "200", "NO_COLOR": "1", **(extra or {})})
 

@@ -84,7 +84,8 @@ def test_mv_of_directory_with_1000_files_is_one_step(shared_cluster: Cluster,
                                                      bucket: str) -> None:
     async def fill() -> None:
         sem = asyncio.Semaphore(32)
-        async with FileSystem(shared_cluster.nameserver_url) as fs:
+        async with FileSystem(shared_cluster.nameserver_url,
+                              credentials=shared_cluster.credentials) as fs:
             async def one(i: int) -> None:
                 async with sem:
                     await fs.write_file(f"{bucket}/many/sub{i % 10}/f{i:04d}", str(i).encode(),
@@ -146,7 +147,8 @@ def test_hostile_names_round_trip(shared_cluster: Cluster, bucket: str) -> None:
 
 def test_file_beside_directory_of_same_name(shared_cluster: Cluster, bucket: str) -> None:
     async def write() -> None:
-        async with FileSystem(shared_cluster.nameserver_url) as fs:
+        async with FileSystem(shared_cluster.nameserver_url,
+                              credentials=shared_cluster.credentials) as fs:
             await fs.write_file(f"{bucket}/both/a", b"file a", parents=True)
             await fs.write_file(f"{bucket}/both/a/b", b"file a/b", parents=True)
 

@@ -19,6 +19,10 @@ local function k_server_cmds(s) return P .. 'server-cmds:' .. s end
 local function k_stats() return P .. 'stats' end
 local function k_upload(u) return P .. 'upload:' .. u end
 local function k_uploads(d) return P .. 'uploads:' .. d end
+local function k_users() return P .. 'users' end
+local function k_user(u) return P .. 'user:' .. u end
+local function k_user_keys(u) return P .. 'user-keys:' .. u end
+local function k_access_key(a) return P .. 'access-key:' .. a end
 
 local function fail(code, msg)
   error('PLEN ' .. code .. ' ' .. msg, 0)

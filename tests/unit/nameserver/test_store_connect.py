@@ -40,6 +40,8 @@ def test_bad_urls_are_refused(url: str) -> None:
 
 def test_nameserver_refuses_a_bad_url_in_one_line() -> None:
     done = subprocess.run([sys.executable, "-m", "nameserver", "--redis", "redis+sentinel://s1",
-                           "--cluster-secret", "s"], capture_output=True, text=True, timeout=60)
+                           "--cluster-secret", "s", "--root-user", "root",
+                           "--root-password", "password"],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "names sentinels and a service" in done.stderr
