@@ -20,12 +20,14 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from gateway.keys import GatewayKeys
 from gateway.metrics import GatewayMetrics, body_bytes
 from gateway.s3.errors import S3Error, error_response_body, from_wire
 from gateway.s3.ops import OPERATIONS
 from gateway.s3.request import S3Request, route_and_authenticate
 from gateway.settings import Settings
 from plen import logs
+from plen.auth import Credentials
 from plen.client import http as http_mod
 from plen.client.fs import FileSystem
 from plen.wire.errors import WireError
@@ -36,6 +38,7 @@ access_log = logging.getLogger("gateway.access")
 
 settings_key = web.AppKey("settings", Settings)
 fs_key = web.AppKey("fs", FileSystem)
+keys_key = web.AppKey("keys", GatewayKeys)
 metrics_key = web.AppKey("metrics", GatewayMetrics)
 _REQUEST_ID = "plen_request_id"
 _CONTEXT = "plen_s3_request"
@@ -58,14 +61,20 @@ def make_app(settings: Settings, *, fs: FileSystem | None = None,
 
 def _fs_context(injected: FileSystem | None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
         if injected is not None:
             app[fs_key] = injected
+            app[keys_key] = GatewayKeys(settings.root_user, settings.root_password,
+                                        injected.nameserver)
             yield
             return
         http = http_mod.session(limit=256)
-        fs = FileSystem(app[settings_key].nameserver_url, http=http)
+        # The gateway calls the nameserver as root and makes the S3 access decisions itself.
+        fs = FileSystem(settings.nameserver_url, http=http,
+                        credentials=Credentials(settings.root_user, settings.root_password))
         await fs.open()
         app[fs_key] = fs
+        app[keys_key] = GatewayKeys(settings.root_user, settings.root_password, fs.nameserver)
         yield
         await fs.close()
         await http.close()
@@ -92,8 +101,8 @@ def error_response(request: web.Request, err: S3Error) -> web.Response:
 async def _prepare(request: web.Request) -> S3Request:
     if _CONTEXT not in request:
         app = request.app
-        request[_CONTEXT] = route_and_authenticate(request, app[settings_key], app[fs_key],
-                                                   _request_id(request))
+        request[_CONTEXT] = await route_and_authenticate(
+            request, app[settings_key], app[fs_key], app[keys_key], _request_id(request))
     return request[_CONTEXT]
 
 

@@ -1,34 +1,41 @@
 """S3Request: one routed, authenticated request and what its handler needs.
 
-Rule: routing and authentication happen once per request, before any byte of the body is
-read (so ``Expect: 100-continue`` can be refused with the real error); handlers get the
-result and never look at the raw Authorization data again.
+Rule 1: routing, authentication and authorization happen once per request, before any byte
+of the body is read (so ``Expect: 100-continue`` can be refused with the real error);
+handlers get the result and never look at the raw Authorization data again.
+Rule 2: what a request may do is decided by plen/access.py from the bucket's rules, which
+the gateway asks the nameserver for (as root) only for users other than root
+(gateway/s3/authorize.py); a handler that touches a second bucket or many keys (a copy's
+source, DeleteObjects) asks ``require`` for each.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiDictProxy
 
+from gateway.keys import GatewayKeys
 from gateway.s3.errors import S3Error, from_wire
 from gateway.s3.payload import Payload
 from gateway.s3.router import Endpoint, resolve
 from gateway.s3.sigv4 import AuthResult, authenticate
 from gateway.s3.xml import Owner
 from gateway.settings import Settings
+from plen.access import GET_OBJECT, BucketRules, Principal, allowed, owner_id
 from plen.client.fs import FileSystem
 from plen.wire.errors import WireError
+from plen.wire.namespace import FileEntry
 
 MAX_KEY_BYTES = 1024
+ACL_META = "x-amz-acl"
 
 
-def owner_of(access_key: str) -> Owner:
-    """One stable canonical id per user, used in every listing and ACL."""
-    return Owner(id=hashlib.sha256(access_key.encode()).hexdigest(), display_name=access_key)
+def owner_of(user: str) -> Owner:
+    """One stable canonical id per user, used in every listing and ACL (plen/access.py)."""
+    return Owner(id=owner_id(user), display_name=user)
 
 
 def split_target(request: web.Request) -> tuple[str, str]:
@@ -45,8 +52,56 @@ class S3Request:
     fs: FileSystem
     settings: Settings
     request_id: str
-    owner: Owner
+    principal: Principal
     _payload: Payload | None = field(default=None)
+    _rules: dict[str, BucketRules] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> Owner:
+        """The bucket's owner once its rules are known (``bucket_rules``), else the caller:
+        the owner a listing or an ACL shows."""
+        rules = self._rules.get(self.endpoint.bucket or "")
+        return owner_of(rules.owner if rules else self.principal.user or "anonymous")
+
+    async def bucket_rules(self, bucket: str | None = None) -> BucketRules:
+        bucket = bucket or self.bucket
+        if bucket not in self._rules:
+            try:
+                found = await self.fs.nameserver.bucket_access(bucket)
+            except WireError as err:
+                raise from_wire(err, "bucket") from err
+            self._rules[bucket] = BucketRules(bucket=bucket, owner=found.owner, acl=found.acl,
+                                              policy=found.policy)
+        return self._rules[bucket]
+
+    async def may(self, action: str, bucket: str | None = None, key: str | None = None,
+                  entry: FileEntry | None = None) -> bool:
+        """May the caller do ``action`` on the bucket (or ``key`` in it)? ``entry``: the
+        object, when the caller already has it (its ACL may let a reader in)."""
+        if self.principal.root:
+            return True
+        bucket = bucket or self.bucket
+        rules = await self.bucket_rules(bucket)
+        if allowed(self.principal, action, rules, key=key):
+            return True
+        if action != GET_OBJECT or key is None:
+            return False
+        if entry is None:
+            try:
+                entry = (await self.fs.stat(f"/{bucket}/{key}")).file
+            except WireError:
+                entry = None
+        acl = entry.meta.get(ACL_META) if entry is not None else None
+        return acl is not None and allowed(self.principal, action, rules, key=key,
+                                           object_acl=acl)
+
+    async def require(self, action: str, bucket: str | None = None, key: str | None = None,
+                      entry: FileEntry | None = None) -> None:
+        """AccessDenied unless ``may``; NoSuchBucket first when the bucket is not there."""
+        if await self.may(action, bucket, key, entry):
+            return
+        await self.require_bucket(bucket)
+        raise S3Error("AccessDenied")
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
@@ -100,16 +155,19 @@ class S3Request:
         return {"x-amz-request-id": self.request_id, "x-amz-id-2": self.request_id}
 
 
-def route_and_authenticate(request: web.Request, settings: Settings, fs: FileSystem,
-                           request_id: str) -> S3Request:
+async def route_and_authenticate(request: web.Request, settings: Settings, fs: FileSystem,
+                                 keys: GatewayKeys, request_id: str) -> S3Request:
+    """Route, authenticate (anonymous is allowed here) and authorize one request."""
+    from gateway.s3.authorize import authorize  # it needs S3Request, defined here
+
     raw_path, raw_query = split_target(request)
     endpoint = resolve(request.method, request.host, raw_path, request.query, request.headers,
                        domain=settings.domain or None)
-    secrets_by_key = {settings.root_user: settings.root_password}
-    auth = authenticate(request.method, raw_path, raw_query, request.headers,
-                        secrets_by_key.get, now=time.time(), region=settings.region,
-                        host_bucket=endpoint.bucket if endpoint.style == "virtual" else None)
-    if auth.access_key is None:
-        raise S3Error("AccessDenied")
-    return S3Request(request=request, endpoint=endpoint, auth=auth, fs=fs, settings=settings,
-                     request_id=request_id, owner=owner_of(auth.access_key))
+    auth = await authenticate(request.method, raw_path, raw_query, request.headers, keys,
+                              now=time.time(), region=settings.region,
+                              host_bucket=endpoint.bucket if endpoint.style == "virtual"
+                              else None)
+    s3 = S3Request(request=request, endpoint=endpoint, auth=auth, fs=fs, settings=settings,
+                   request_id=request_id, principal=keys.principal(auth.access_key))
+    await authorize(s3)
+    return s3

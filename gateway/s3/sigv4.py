@@ -1,5 +1,6 @@
 """Request authentication for the S3 gateway: SigV4 (header, presigned query, chunk and trailer
-signatures) and SigV2 (header, presigned query). Pure: no I/O, and the clock is an argument.
+signatures) and SigV2 (header, presigned query). No I/O of its own (keys come from a
+``Keys``), and the clock is an argument.
 
 Rules:
 1. A request carries at most one credential: the Authorization header, the SigV4 query
@@ -9,8 +10,11 @@ Rules:
    query), never from the router's decoded values, and never normalised: S3 does not collapse
    "a//b" or "../", so neither does the signature.
 3. Every signature is compared with hmac.compare_digest.
-4. Every SigV4 request derives a signing key from (secret, date, region, service); they are
-   cached in an LRU because the derivation is four HMACs and a handful of keys sign everything.
+4. Secrets are not this module's: a ``Keys`` gives the SigV4 signing key of an access key for
+   a (date, region, service) scope, and computes SigV2 signatures, so the gateway can verify
+   users' requests without ever holding their secrets (nameserver/access.py Rule 2).
+   ``StaticKeys`` serves known secrets (the root user's), with the derived keys in an LRU
+   because the derivation is four HMACs and a handful of keys sign everything.
 5. A hex x-amz-content-sha256 is only syntax-checked here: the body has not been read yet, so
    the caller hashes it and answers XAmzContentSHA256Mismatch itself.
 6. Errors are S3's codes with S3's messages, including the StringToSign / CanonicalRequest
@@ -27,8 +31,9 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from gateway.s3.errors import S3Error
@@ -254,9 +259,41 @@ class ChunkSigner:
 # --------------------------------------------------------------------------- entry point
 
 
-def authenticate(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
-                 lookup_secret: Callable[[str], str | None], *, now: float, region: str,
-                 host_bucket: str | None = None) -> AuthResult:
+class Keys(Protocol):
+    """Where signatures are checked against: None for an unknown access key."""
+
+    async def v4(self, access_key: str, date: str, region: str, service: str) -> bytes | None:
+        """The SigV4 signing key of ``access_key`` for this scope."""
+
+    async def v2(self, access_key: str, string_to_sign: str) -> str | None:
+        """The base64 HMAC-SHA1 of ``string_to_sign`` with ``access_key``'s secret."""
+
+
+class StaticKeys:
+    """Keys from secrets held here: ``{access_key: secret}``."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self._secrets = dict(secrets)
+
+    def __contains__(self, access_key: str) -> bool:
+        return access_key in self._secrets
+
+    async def v4(self, access_key: str, date: str, region: str, service: str) -> bytes | None:
+        secret = self._secrets.get(access_key)
+        return None if secret is None else signing_key(secret, date, region, service)
+
+    async def v2(self, access_key: str, string_to_sign: str) -> str | None:
+        secret = self._secrets.get(access_key)
+        if secret is None:
+            return None
+        digest = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"),
+                          hashlib.sha1).digest()
+        return base64.b64encode(digest).decode("ascii")
+
+
+async def authenticate(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
+                       keys: Keys, *, now: float, region: str,
+                       host_bucket: str | None = None) -> AuthResult:
     """Authenticate one request or raise S3Error.
 
     raw_path and raw_query are still percent-encoded (aiohttp: request.rel_url.raw_path and
@@ -275,19 +312,19 @@ def authenticate(method: str, raw_path: str, raw_query: str, headers: Mapping[st
         raise S3Error("InvalidArgument", _ONE_MECHANISM)
     if authorization is not None:
         if authorization.startswith(ALGORITHM + " "):
-            return _v4_header(method, raw_path, raw_query, hdrs, authorization, lookup_secret,
-                              now=now, region=region)
+            return await _v4_header(method, raw_path, raw_query, hdrs, authorization, keys,
+                                    now=now, region=region)
         if authorization.startswith("AWS "):
-            return _v2(method, raw_path, raw_query, hdrs, authorization[4:], lookup_secret,
-                       now=now, host_bucket=host_bucket)
+            return await _v2(method, raw_path, raw_query, hdrs, authorization[4:], keys,
+                             now=now, host_bucket=host_bucket)
         raise S3Error("InvalidArgument", "Unsupported Authorization Type",
                       ArgumentName="Authorization", ArgumentValue=authorization[:256])
     if v4_query:
-        return _v4_query(method, raw_path, raw_query, hdrs, query, lookup_secret,
-                         now=now, region=region)
+        return await _v4_query(method, raw_path, raw_query, hdrs, query, keys,
+                               now=now, region=region)
     if v2_query:
-        return _v2(method, raw_path, raw_query, hdrs, None, lookup_secret,
-                   now=now, host_bucket=host_bucket)
+        return await _v2(method, raw_path, raw_query, hdrs, None, keys,
+                         now=now, host_bucket=host_bucket)
     return AuthResult(None, "anonymous", _unsigned_payload(hdrs), None)
 
 
@@ -351,11 +388,11 @@ def _parse_credential(value: str, *, region: str, where: str, code: str) -> _Cre
     return _Credential(access_key, date, cred_region, service)
 
 
-def _secret(lookup_secret: Callable[[str], str | None], access_key: str) -> str:
-    secret = lookup_secret(access_key)
-    if secret is None:
-        raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
-    return secret
+async def _v4_key(keys: Keys, cred: _Credential) -> bytes:
+    key = await keys.v4(cred.access_key, cred.date, cred.region, cred.service)
+    if key is None:
+        raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=cred.access_key)
+    return key
 
 
 def _signed_header_list(value: str, hdrs: dict[str, list[str]], *, time_header: str | None,
@@ -375,9 +412,8 @@ def _signed_header_list(value: str, hdrs: dict[str, list[str]], *, time_header: 
     return sorted(signed)
 
 
-def _v4_header(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
-               authorization: str, lookup_secret: Callable[[str], str | None], *,
-               now: float, region: str) -> AuthResult:
+async def _v4_header(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
+                     authorization: str, keys: Keys, *, now: float, region: str) -> AuthResult:
     where = "The authorization header is malformed"
     malformed = S3Error(
         "AuthorizationHeaderMalformed",
@@ -393,7 +429,7 @@ def _v4_header(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[
         raise malformed
     cred = _parse_credential(fields["Credential"], region=region, where=where,
                              code="AuthorizationHeaderMalformed")
-    secret = _secret(lookup_secret, cred.access_key)
+    key = await _v4_key(keys, cred)
 
     amz_date = _first(hdrs, "x-amz-date")
     if amz_date is not None:
@@ -420,22 +456,20 @@ def _v4_header(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[
     signed = _signed_header_list(fields["SignedHeaders"], hdrs, time_header=time_header,
                                  malformed=malformed)
     signature = _verify_v4(method, raw_path, canonical_query(raw_query), hdrs, signed, payload,
-                           amz_date, cred, secret, fields["Signature"])
+                           amz_date, cred, key, fields["Signature"])
     signer = None
     if payload in _SIGNED_STREAMING:
-        signer = ChunkSigner(signing_key(secret, cred.date, cred.region, cred.service), amz_date,
-                             cred.scope, signature)
+        signer = ChunkSigner(key, amz_date, cred.scope, signature)
     return AuthResult(cred.access_key, "v4-header", payload, signer)
 
 
 def _verify_v4(method: str, raw_path: str, cquery: str, hdrs: dict[str, list[str]],
-               signed: list[str], payload: str, amz_date: str, cred: _Credential, secret: str,
+               signed: list[str], payload: str, amz_date: str, cred: _Credential, key: bytes,
                provided: str) -> str:
     canonical_request = "\n".join((
         method.upper(), canonical_uri(raw_path), cquery, canonical_headers(hdrs, signed),
         ";".join(signed), payload))
     sts = string_to_sign_v4(amz_date, cred.scope, canonical_request)
-    key = signing_key(secret, cred.date, cred.region, cred.service)
     expected = hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
     if not _same(expected, provided):
         raise S3Error("SignatureDoesNotMatch", AWSAccessKeyId=cred.access_key, StringToSign=sts,
@@ -443,9 +477,9 @@ def _verify_v4(method: str, raw_path: str, cquery: str, hdrs: dict[str, list[str
     return expected
 
 
-def _v4_query(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
-              query: dict[str, str], lookup_secret: Callable[[str], str | None], *,
-              now: float, region: str) -> AuthResult:
+async def _v4_query(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
+                    query: dict[str, str], keys: Keys, *, now: float,
+                    region: str) -> AuthResult:
     code = "AuthorizationQueryParametersError"
     if any(p not in query for p in _V4_QUERY_PARAMS):
         raise S3Error(code, "Query-string authentication version 4 requires the "
@@ -468,7 +502,7 @@ def _v4_query(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[s
     if amz_date[:8] != cred.date:
         raise S3Error(code, "Error parsing the X-Amz-Credential parameter; Invalid credential "
                             "date. Date is not the same as X-Amz-Date.")
-    secret = _secret(lookup_secret, cred.access_key)
+    key = await _v4_key(keys, cred)
     if now > signed_at + int(expires):
         raise S3Error("AccessDenied", "Request has expired", **{
             "X-Amz-Expires": expires, "Expires": _iso(signed_at + int(expires)),
@@ -483,11 +517,10 @@ def _v4_query(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[s
     signed = _signed_header_list(query["X-Amz-SignedHeaders"], hdrs, time_header=None,
                                  malformed=malformed)
     signature = _verify_v4(method, raw_path, canonical_query(raw_query, exclude=("X-Amz-Signature",)),
-                           hdrs, signed, payload, amz_date, cred, secret, query["X-Amz-Signature"])
+                           hdrs, signed, payload, amz_date, cred, key, query["X-Amz-Signature"])
     signer = None
     if payload in _SIGNED_STREAMING:
-        signer = ChunkSigner(signing_key(secret, cred.date, cred.region, cred.service), amz_date,
-                             cred.scope, signature)
+        signer = ChunkSigner(key, amz_date, cred.scope, signature)
     return AuthResult(cred.access_key, "v4-query", payload, signer)
 
 
@@ -533,9 +566,9 @@ def _string_to_sign_v2(method: str, raw_path: str, pairs: list[tuple[str, str | 
     return "\n".join(lines) + "\n" + _canonical_resource_v2(raw_path, pairs, host_bucket)
 
 
-def _v2(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
-        credential: str | None, lookup_secret: Callable[[str], str | None], *, now: float,
-        host_bucket: str | None) -> AuthResult:
+async def _v2(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
+              credential: str | None, keys: Keys, *, now: float,
+              host_bucket: str | None) -> AuthResult:
     # SigV2 signs sub-resource values decoded with plain unquote: '+' stays '+' (botocore).
     pairs = parse_raw_query(raw_query, plus_is_space=False)
     if credential is not None:
@@ -550,7 +583,6 @@ def _v2(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
         request_time = _parse_http_date(stamp) if stamp else None
         if request_time is None:
             raise S3Error("AccessDenied", _NEEDS_DATE)
-        secret = _secret(lookup_secret, access_key)
         if abs(now - request_time) > MAX_SKEW_S:
             raise S3Error("RequestTimeTooSkewed", RequestTime=stamp or "", ServerTime=_iso(now),
                           MaxAllowedSkewMilliseconds=str(MAX_SKEW_S * 1000))
@@ -563,14 +595,15 @@ def _v2(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[str]],
             raise S3Error("AccessDenied", "Query-string authentication requires the Signature, "
                           "Expires and AWSAccessKeyId parameters")
         access_key, provided = query["AWSAccessKeyId"], query["Signature"]
-        secret = _secret(lookup_secret, access_key)
         if now > int(expires):
             raise S3Error("AccessDenied", "Request has expired", Expires=_iso(int(expires)),
                           ServerTime=_iso(now))
         how = "v2-query"
     sts = _string_to_sign_v2(method, raw_path, pairs, hdrs, expires, host_bucket)
-    digest = hmac.new(secret.encode("utf-8"), sts.encode("utf-8"), hashlib.sha1).digest()
-    if not _same(base64.b64encode(digest).decode("ascii"), provided):
+    expected = await keys.v2(access_key, sts)
+    if expected is None:
+        raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
+    if not _same(expected, provided):
         raise S3Error("SignatureDoesNotMatch", AWSAccessKeyId=access_key, StringToSign=sts,
                       SignatureProvided=provided)
     return AuthResult(access_key, how, _unsigned_payload(hdrs), None)

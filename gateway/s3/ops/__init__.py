@@ -35,6 +35,8 @@ OPERATIONS: Final[Mapping[str, Handler]] = {
     "PutBucketAcl": bucket.put_bucket_acl,
     "GetBucketRequestPayment": bucket.get_bucket_request_payment,
     "GetBucketPolicy": bucket.get_bucket_policy,
+    "PutBucketPolicy": bucket.put_bucket_policy,
+    "DeleteBucketPolicy": bucket.delete_bucket_policy,
     "GetBucketPolicyStatus": bucket.get_bucket_policy_status,
     "GetBucketCors": bucket.get_bucket_cors,
     "GetBucketLifecycleConfiguration": bucket.get_bucket_lifecycle_configuration,

@@ -1,16 +1,24 @@
-"""Bucket operations: CreateBucket, HeadBucket, DeleteBucket and the bucket configuration
-queries (location, versioning, ACL, and the ones Plenilune answers as S3 answers a bucket
-that has no such configuration)."""
+"""Bucket operations: CreateBucket, HeadBucket, DeleteBucket, the bucket's ACL and policy,
+and the configuration queries (location, versioning, and the ones Plenilune answers as S3
+answers a bucket that has no such configuration)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from gateway.s3 import xml
+from gateway.s3.acl import parse_access_control_policy
 from gateway.s3.errors import S3Error
-from gateway.s3.ops.common import refuse_unsupported, wire_errors
+from gateway.s3.ops.common import (
+    canned_acl_header,
+    object_grants,
+    refuse_unsupported,
+    wire_errors,
+)
 from gateway.s3.request import S3Request
 from gateway.s3.router import valid_bucket_name
+from plen.access import MAX_POLICY_BYTES, PolicyError, parse_policy
+from plen.wire.access import SetBucketAccessRequest
 from plen.wire.errors import ErrorCode, WireError
 
 
@@ -22,6 +30,7 @@ async def create_bucket(s3: S3Request) -> web.Response:
     if not valid_bucket_name(s3.bucket):
         raise S3Error("InvalidBucketName", BucketName=s3.bucket)
     refuse_unsupported(s3.headers)
+    acl = canned_acl_header(s3.headers, on_object=False)
     body = await s3.read_xml()
     constraint = xml.parse_create_bucket_configuration(body) if body.strip() else None
     if constraint and constraint != s3.settings.region:
@@ -29,10 +38,12 @@ async def create_bucket(s3: S3Request) -> web.Response:
                       f"The {constraint} location constraint is incompatible with the region "
                       f"this endpoint serves ({s3.settings.region}).")
     try:
-        await s3.fs.mkdir(s3.bucket_path)
+        await s3.fs.mkdir(s3.bucket_path, owner=s3.principal.user, acl=acl)
     except WireError as err:
         if err.code is not ErrorCode.ALREADY_EXISTS:
             raise
+        if (await s3.bucket_rules()).owner != s3.principal.user:
+            raise S3Error("BucketAlreadyExists", BucketName=s3.bucket) from err
         # S3 answers an owner re-creating a bucket with 200 in us-east-1 (for legacy
         # compatibility) and BucketAlreadyOwnedByYou in every other region.
         if s3.settings.region != "us-east-1":
@@ -71,15 +82,75 @@ async def put_bucket_versioning(s3: S3Request) -> web.Response:
 
 async def get_bucket_acl(s3: S3Request) -> web.Response:
     await s3.require_bucket()
-    return _xml(xml.access_control_policy(owner=s3.owner, grants=[(s3.owner, "FULL_CONTROL")]))
+    rules = await s3.bucket_rules()
+    return _xml(xml.access_control_policy(owner=s3.owner,
+                                          grants=object_grants(s3.owner, rules.acl)))
 
 
 async def put_bucket_acl(s3: S3Request) -> web.Response:
     await s3.require_bucket()
     refuse_unsupported(s3.headers)
-    if (await s3.read_xml()).strip():
-        raise S3Error("NotImplemented", "Access control policies are not supported yet")
+    await s3.bucket_rules()
+    acl = canned_acl_header(s3.headers, on_object=False)
+    body = await s3.read_xml()
+    if body.strip():
+        if acl is not None:
+            raise S3Error("UnexpectedContent", "This request does not support content")
+        acl = parse_access_control_policy(body, s3.owner)
+    if acl is None:
+        raise S3Error("InvalidRequest", "An x-amz-acl header or an AccessControlPolicy body "
+                      "is required")
+    await _set_access(s3, SetBucketAccessRequest(bucket=s3.bucket, acl=acl))
     return web.Response(status=200)
+
+
+async def _set_access(s3: S3Request, req: SetBucketAccessRequest) -> None:
+    try:
+        await s3.fs.nameserver.set_bucket_access(req)
+    except WireError as err:
+        if err.details.get("policy"):
+            raise S3Error("MalformedPolicy", err.message) from err
+        raise
+
+
+async def get_bucket_policy(s3: S3Request) -> web.Response:
+    await s3.require_bucket()
+    policy = (await s3.bucket_rules()).policy
+    if policy is None:
+        raise S3Error("NoSuchBucketPolicy", BucketName=s3.bucket)
+    return web.Response(body=policy.encode(), content_type="application/json")
+
+
+async def put_bucket_policy(s3: S3Request) -> web.Response:
+    await s3.require_bucket()
+    body = await s3.payload().read_all(MAX_POLICY_BYTES + 1)
+    if len(body) > MAX_POLICY_BYTES:
+        raise S3Error("MalformedPolicy", "Policies must be no more than 20 KB")
+    try:
+        text = body.decode("utf-8")
+        parse_policy(text, s3.bucket)
+    except (UnicodeDecodeError, PolicyError) as exc:
+        message = str(exc) if isinstance(exc, PolicyError) else "Policies must be UTF-8"
+        raise S3Error("MalformedPolicy", message) from None
+    await _set_access(s3, SetBucketAccessRequest(bucket=s3.bucket, policy=text))
+    return web.Response(status=204)
+
+
+async def delete_bucket_policy(s3: S3Request) -> web.Response:
+    await s3.require_bucket()
+    await _set_access(s3, SetBucketAccessRequest(bucket=s3.bucket, delete_policy=True))
+    return web.Response(status=204)
+
+
+async def get_bucket_policy_status(s3: S3Request) -> web.Response:
+    """Public when a statement allows anyone (Principal "*") some action."""
+    await s3.require_bucket()
+    policy = (await s3.bucket_rules()).policy
+    if policy is None:
+        raise S3Error("NoSuchBucketPolicy", BucketName=s3.bucket)
+    public = any(st.allow and st.anyone for st in parse_policy(policy, s3.bucket).statements)
+    return _xml(_DECL + f"<PolicyStatus {_NS}><IsPublic>{str(public).lower()}</IsPublic>"
+                        f"</PolicyStatus>".encode())
 
 
 async def get_bucket_request_payment(s3: S3Request) -> web.Response:
@@ -107,8 +178,6 @@ def _empty(document: bytes):
 
 _NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 _DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-get_bucket_policy = _not_configured("NoSuchBucketPolicy")
-get_bucket_policy_status = _not_configured("NoSuchBucketPolicy")
 get_bucket_cors = _not_configured("NoSuchCORSConfiguration")
 get_bucket_lifecycle_configuration = _not_configured("NoSuchLifecycleConfiguration")
 get_bucket_tagging = _not_configured("NoSuchTagSet")

@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl, urlencode
 from gateway.s3 import checksums
 from gateway.s3.errors import S3Error, from_wire
 from gateway.s3.headers import STORED_HEADERS, http_date
-from gateway.s3.request import S3Request
+from gateway.s3.request import ACL_META, S3Request
+from gateway.s3.xml import Owner
+from plen.access import OWNER, acl_grants, canned_acl
 from plen.wire.errors import WireError
 from plen.wire.namespace import DirEntry, FileEntry, StatResponse
 
@@ -117,6 +119,29 @@ def check_tags(tags: list[tuple[str, str]]) -> None:
         seen.add(key)
 
 
+def canned_acl_header(headers: Mapping[str, str], *, on_object: bool) -> str | None:
+    """The stored canned ACL an ``x-amz-acl`` header asks for, None without one."""
+    value = headers.get("x-amz-acl")
+    if value is None:
+        return None
+    acl = canned_acl(value.strip(), on_object=on_object)
+    if acl is None:
+        raise S3Error("InvalidArgument", None, ArgumentName="x-amz-acl", ArgumentValue=value)
+    return acl
+
+
+def acl_meta(headers: Mapping[str, str]) -> dict[str, str]:
+    """What an object stores of its ``x-amz-acl`` (nothing when private, the default)."""
+    acl = canned_acl_header(headers, on_object=True)
+    return {ACL_META: acl} if acl and acl != "private" else {}
+
+
+def object_grants(owner: Owner, acl: str | None) -> list[tuple[Owner | str, str]]:
+    """The grants GetBucketAcl and GetObjectAcl show for a canned ACL."""
+    return [(owner if grantee == OWNER else grantee, permission)
+            for grantee, permission in acl_grants(acl or "private")]
+
+
 def refuse_unsupported(headers: Mapping[str, str]) -> None:
     """Headers asking for what Plenilune does not do are refused, not silently ignored."""
     if "x-amz-server-side-encryption" in headers or \
@@ -125,9 +150,6 @@ def refuse_unsupported(headers: Mapping[str, str]) -> None:
     storage_class = headers.get("x-amz-storage-class")
     if storage_class is not None and storage_class != "STANDARD":
         raise S3Error("InvalidStorageClass")
-    acl = headers.get("x-amz-acl")
-    if acl is not None and acl not in ("private", "bucket-owner-full-control"):
-        raise S3Error("NotImplemented", f"The canned ACL {acl!r} is not supported yet")
     if any(h in headers for h in ("x-amz-grant-read", "x-amz-grant-write",
                                   "x-amz-grant-full-control", "x-amz-grant-read-acp",
                                   "x-amz-grant-write-acp")):

@@ -21,6 +21,7 @@ from gateway.s3.headers import (
 from gateway.s3.ops.common import (
     CONTENT_META,
     TAGGING_META,
+    acl_meta,
     checksums_by_algorithm,
     is_marker_key,
     no_such_key,
@@ -30,7 +31,8 @@ from gateway.s3.ops.common import (
     tagging_from_header,
     wire_errors,
 )
-from gateway.s3.request import S3Request
+from gateway.s3.request import ACL_META, S3Request
+from plen.access import GET_OBJECT
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import FileEntry
 
@@ -53,7 +55,10 @@ async def _source(s3: S3Request) -> tuple[str, str, FileEntry]:
                       "cannot be a copy source")
     st = await stat_key(s3, bucket, key)
     if st.file is None:
+        if not await s3.may(GET_OBJECT, bucket, key):
+            raise S3Error("AccessDenied")
         await no_such_key(s3, bucket, key)
+    await s3.require(GET_OBJECT, bucket, key, st.file)
     conditions = {plain: s3.headers[h] for h, plain in _SOURCE_CONDITIONS.items()
                   if h in s3.headers}
     try:
@@ -83,7 +88,9 @@ async def copy_object(s3: S3Request) -> web.Response:
     if_absent, if_match = check_write_conditions(s3.headers)
     content_type = None
     meta = None
-    if directive == "REPLACE" or tagging_directive == "REPLACE":
+    # An ACL is never copied (S3): the copy gets the request's x-amz-acl, or none.
+    if directive == "REPLACE" or tagging_directive == "REPLACE" or ACL_META in src.meta \
+            or "x-amz-acl" in s3.headers:
         meta = {k: v for k, v in src.meta.items() if k in CONTENT_META}
         if directive == "REPLACE":
             meta.update(user_metadata(s3.headers))
@@ -91,6 +98,8 @@ async def copy_object(s3: S3Request) -> web.Response:
         else:
             meta.update({k: v for k, v in src.meta.items() if k not in CONTENT_META})
         meta.pop(TAGGING_META, None)
+        meta.pop(ACL_META, None)
+        meta.update(acl_meta(s3.headers))
         tagging = (tagging_from_header(s3.headers.get("x-amz-tagging"))
                    if tagging_directive == "REPLACE" else src.meta.get(TAGGING_META))
         if tagging:

@@ -10,6 +10,7 @@ from gateway.s3 import xml
 from gateway.s3.errors import from_wire
 from gateway.s3.ops.common import is_marker_key
 from gateway.s3.request import S3Request
+from plen.access import DELETE_OBJECT
 from plen.wire.errors import ErrorCode, WireError
 
 CONCURRENCY = 32
@@ -24,6 +25,8 @@ async def delete_objects(s3: S3Request) -> web.Response:
     async def delete(key: str) -> tuple[str, str] | None:
         path = f"{s3.bucket_path}/{key}"
         async with limit:
+            if not await s3.may(DELETE_OBJECT, key=key):
+                return "AccessDenied", "Access Denied"
             try:
                 if is_marker_key(key):
                     await s3.fs.rmdir(path, unmark=True)

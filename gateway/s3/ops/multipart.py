@@ -13,6 +13,7 @@ from gateway.s3.errors import S3Error, from_wire
 from gateway.s3.headers import check_write_conditions, user_metadata
 from gateway.s3.ops.common import (
     TAGGING_META,
+    acl_meta,
     checksums_by_algorithm,
     quoted,
     refuse_marker_key,
@@ -69,7 +70,7 @@ async def create_multipart_upload(s3: S3Request) -> web.Response:
     s3.check_key()
     refuse_unsupported(s3.headers)
     refuse_marker_key(s3.key)
-    meta = user_metadata(s3.headers)
+    meta = user_metadata(s3.headers) | acl_meta(s3.headers)
     tagging = tagging_from_header(s3.headers.get("x-amz-tagging"))
     if tagging:
         meta[TAGGING_META] = tagging

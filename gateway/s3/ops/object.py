@@ -23,6 +23,7 @@ from gateway.s3.headers import (
 from gateway.s3.ops.common import (
     EMPTY_MD5,
     TAGGING_META,
+    acl_meta,
     is_marker_key,
     no_such_key,
     object_headers,
@@ -65,7 +66,7 @@ async def put_object(s3: S3Request) -> web.Response:
     payload = s3.payload(max_bytes=MAX_PUT_BYTES)
     if is_marker_key(s3.key):
         return await _put_marker(s3)
-    meta = user_metadata(s3.headers)
+    meta = user_metadata(s3.headers) | acl_meta(s3.headers)
     tagging = tagging_from_header(s3.headers.get("x-amz-tagging"))
     if tagging:
         meta[TAGGING_META] = tagging

@@ -11,18 +11,21 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.s3 import xml
+from gateway.s3.acl import parse_access_control_policy
 from gateway.s3.errors import S3Error
 from gateway.s3.headers import http_date
 from gateway.s3.ops.common import (
     TAGGING_META,
+    canned_acl_header,
     check_tags,
     checksums_by_algorithm,
     no_such_key,
+    object_grants,
     parse_tags,
     refuse_unsupported,
     stat_key,
 )
-from gateway.s3.request import S3Request
+from gateway.s3.request import ACL_META, S3Request
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.namespace import FileEntry, UpdateFileRequest
 
@@ -69,17 +72,31 @@ async def delete_object_tagging(s3: S3Request) -> web.Response:
 
 
 async def get_object_acl(s3: S3Request) -> web.Response:
-    await _file(s3)
-    return web.Response(body=xml.access_control_policy(owner=s3.owner,
-                                                       grants=[(s3.owner, "FULL_CONTROL")]),
+    entry = await _file(s3)
+    await s3.bucket_rules()  # the owner shown is the bucket's (plen/access.py Rule 3)
+    grants = object_grants(s3.owner, entry.meta.get(ACL_META))
+    return web.Response(body=xml.access_control_policy(owner=s3.owner, grants=grants),
                         content_type="application/xml")
 
 
 async def put_object_acl(s3: S3Request) -> web.Response:
     await _file(s3)
     refuse_unsupported(s3.headers)
-    if (await s3.read_xml()).strip():
-        raise S3Error("NotImplemented", "Access control policies are not supported yet")
+    await s3.bucket_rules()
+    acl = canned_acl_header(s3.headers, on_object=True)
+    body = await s3.read_xml()
+    if body.strip():
+        if acl is not None:
+            raise S3Error("UnexpectedContent", "This request does not support content")
+        acl = parse_access_control_policy(body, s3.owner)
+    if acl is None:
+        raise S3Error("InvalidRequest", "An x-amz-acl header or an AccessControlPolicy body "
+                      "is required")
+    if acl == "private":
+        req = UpdateFileRequest(path=s3.object_path, delete_meta=[ACL_META])
+    else:
+        req = UpdateFileRequest(path=s3.object_path, set_meta={ACL_META: acl})
+    await _update(s3, req)
     return web.Response(status=200)
 
 

@@ -17,6 +17,7 @@ Vector sources (every expected signature below is copied from them, none compute
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import email.utils
 import io
@@ -37,6 +38,7 @@ from gateway.s3.sigv4 import (
     STREAMING_PAYLOAD_TRAILER,
     STREAMING_UNSIGNED_PAYLOAD_TRAILER,
     UNSIGNED_PAYLOAD,
+    StaticKeys,
     authenticate,
     canonical_query,
     canonical_uri,
@@ -62,9 +64,9 @@ def http_time(text: str) -> float:
 
 
 def auth(method, path, query, headers, *, now, region=REGION, secrets=None, host_bucket=None):
-    lookup = (secrets if secrets is not None else SECRETS).get
-    return authenticate(method, path, query, headers, lookup, now=now, region=region,
-                        host_bucket=host_bucket)
+    keys = StaticKeys(secrets if secrets is not None else SECRETS)
+    return asyncio.run(authenticate(method, path, query, headers, keys, now=now, region=region,
+                                    host_bucket=host_bucket))
 
 
 def flip(signature: str) -> str:
@@ -497,10 +499,10 @@ def feed(prepared, *, now=None, region=REGION, secrets=None, host_bucket=None, m
         headers.add(name, value.decode() if isinstance(value, bytes) else value)
     if "Host" not in headers:  # the HTTP client adds it
         headers["Host"] = url.netloc
-    return authenticate(method or prepared.method, url.path, url.query, headers,
-                        (secrets if secrets is not None else {BOTO_AK: BOTO_SK}).get,
-                        now=time.time() if now is None else now, region=region,
-                        host_bucket=host_bucket)
+    keys = StaticKeys(secrets if secrets is not None else {BOTO_AK: BOTO_SK})
+    return asyncio.run(authenticate(method or prepared.method, url.path, url.query, headers,
+                                    keys, now=time.time() if now is None else now,
+                                    region=region, host_bucket=host_bucket))
 
 
 def signed(signer, method, path, *, query="", headers=None, data=b""):
@@ -637,8 +639,9 @@ def test_boto3_generate_presigned_url_is_accepted(signature_version, key):
     url = client.generate_presigned_url("get_object", Params={
         "Bucket": "bucket", "Key": key, "ResponseContentType": "text/plain"}, ExpiresIn=600)
     split = urlsplit(url)
-    result = authenticate("GET", split.path, split.query, {"Host": split.netloc},
-                          {BOTO_AK: BOTO_SK}.get, now=time.time(), region=REGION)
+    result = asyncio.run(authenticate("GET", split.path, split.query, {"Host": split.netloc},
+                                      StaticKeys({BOTO_AK: BOTO_SK}), now=time.time(),
+                                      region=REGION))
     assert result.method == ("v4-query" if signature_version == "s3v4" else "v2-query")
 
 
@@ -647,9 +650,9 @@ def test_boto3_v2_presigned_url_virtual_hosted_is_accepted():
     url = client.generate_presigned_url("get_object", Params={"Bucket": "bucket", "Key": "k"})
     split = urlsplit(url)
     assert split.netloc == "bucket.s3.local:9000"
-    result = authenticate("GET", split.path, split.query, {"Host": split.netloc},
-                          {BOTO_AK: BOTO_SK}.get, now=time.time(), region=REGION,
-                          host_bucket="bucket")
+    result = asyncio.run(authenticate("GET", split.path, split.query, {"Host": split.netloc},
+                                      StaticKeys({BOTO_AK: BOTO_SK}), now=time.time(),
+                                      region=REGION, host_bucket="bucket"))
     assert result.method == "v2-query"
 
 
