@@ -670,11 +670,6 @@ def test_nameserver_cluster_api_checks_the_secret_before_the_body(victim: Victim
             assert 400 <= a.status < 500 and a.status != 404, (endpoint, body, a)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "nameserver/api/cluster.py: wire_route decodes the JSON body before check_secret runs, so "
-    "an unauthenticated caller gets 400 'invalid' with the message's field list (e.g. "
-    "'RegisterRequest missing server_id, public_url, ...') instead of 401; not an auth bypass, "
-    "but the parser faces anyone and the schema leaks. Owner: nameserver."))
 def test_nameserver_cluster_api_refuses_a_malformed_body_with_401(victim: Victim) -> None:
     a = send(victim.cluster.nameserver_url, "POST", "/cluster/register", body=b"{}",
              headers={"Content-Type": "application/json"})
