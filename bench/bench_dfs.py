@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from plen.auth import Credentials
 from plen.client.fs import FileSystem
 
 MiB = 1024 * 1024
@@ -72,7 +73,10 @@ class UpCluster:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.config = root / "config.json"
-        self.env = {**os.environ, "PLEN_CONFIG": str(self.config)}
+        # The CLI signs as root with the keys `plen up` writes into this config file.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("PLEN_ACCESS_KEY", "PLEN_SECRET_KEY", "PLEN_NAMESERVER")}
+        self.env["PLEN_CONFIG"] = str(self.config)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> str:
@@ -89,6 +93,11 @@ class UpCluster:
             time.sleep(0.2)
         raise SystemExit("plen up did not become ready")
 
+    def credentials(self) -> Credentials:
+        """The root user's keys, which `plen up` wrote into the client config."""
+        config = json.loads(self.config.read_text())
+        return Credentials(config["access_key"], config["secret_key"])
+
     def plen(self, *args: str) -> float:
         start = time.perf_counter()
         subprocess.run(["plen", *args], env=self.env, check=True, stdout=subprocess.DEVNULL)
@@ -103,10 +112,11 @@ class UpCluster:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-async def small_files(url: str, count: int, size: int, concurrency: int) -> float:
+async def small_files(url: str, creds: Credentials, count: int, size: int,
+                      concurrency: int) -> float:
     payload = os.urandom(size)
     sem = asyncio.Semaphore(concurrency)
-    async with FileSystem(url) as fs:
+    async with FileSystem(url, credentials=creds) as fs:
         await fs.mkdir(f"/bench/small-{size}", parents=True, exist_ok=True)
 
         async def one(i: int) -> None:
@@ -121,9 +131,10 @@ async def small_files(url: str, count: int, size: int, concurrency: int) -> floa
     return count / elapsed
 
 
-async def rename_time(url: str, files: int, concurrency: int = 32) -> float:
+async def rename_time(url: str, creds: Credentials, files: int,
+                      concurrency: int = 32) -> float:
     sem = asyncio.Semaphore(concurrency)
-    async with FileSystem(url) as fs:
+    async with FileSystem(url, credentials=creds) as fs:
         base = f"/bench/rename-{files}"
         await fs.mkdir(f"{base}/a", parents=True)
 
@@ -176,13 +187,13 @@ def main() -> None:
         dst.unlink()
         src.unlink()
         for size in (1024, 64 * 1024):
-            rate = asyncio.run(small_files(url, small_count, size, 16))
+            rate = asyncio.run(small_files(url, cluster.credentials(), small_count, size, 16))
             rows.append((f"small files {size // 1024} KiB, 16 writers", f"{rate:.0f} files/s"))
         t_small = cluster.plen("put", "/dev/null", "/bench/empty")
         rows.append(("one `plen put` command, empty file (process start included)",
                      f"{t_small * 1000:.0f} ms"))
         for n in rename_sizes:
-            t = asyncio.run(rename_time(url, n))
+            t = asyncio.run(rename_time(url, cluster.credentials(), n))
             rows.append((f"directory rename, {n:,} files below", f"{t * 1000:.2f} ms"))
     finally:
         cluster.stop()

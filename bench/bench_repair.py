@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
 
 from bench.bench_dfs import disk_write_mbps  # noqa: E402
+from plen.auth import Credentials  # noqa: E402
 from plen.client.fs import FileSystem  # noqa: E402
 from tests.integration.harness import Cluster  # noqa: E402
 
@@ -79,10 +80,11 @@ def loopback_tcp_mbps(size: int) -> float:
         child.wait(10)
 
 
-async def write_data(url: str, total: int, file_size: int, concurrency: int = 8) -> int:
+async def write_data(url: str, creds: Credentials, total: int, file_size: int,
+                     concurrency: int = 8) -> int:
     sem = asyncio.Semaphore(concurrency)
     count = max(total // file_size, 1)
-    async with FileSystem(url) as fs:
+    async with FileSystem(url, credentials=creds) as fs:
         await fs.mkdir("/bench-repair", parents=True, exist_ok=True)
 
         async def one(i: int) -> None:
@@ -144,7 +146,8 @@ def main() -> None:
 
         cluster.start()
         start = time.perf_counter()
-        stored = asyncio.run(write_data(cluster.nameserver_url, total, args.file_mib * MiB))
+        stored = asyncio.run(write_data(cluster.nameserver_url, cluster.credentials, total,
+                                           args.file_mib * MiB))
         t_write = time.perf_counter() - start
         rows.append((f"write {stored // MiB} MiB (RF 3, {args.block_size_mib} MiB blocks)",
                      f"{stored / MiB / t_write:.0f} MB/s"))
