@@ -37,7 +37,9 @@ from plen.wire.request_id import new_request_id
 log = logging.getLogger("gateway.protocol")
 
 # A request marked with this key (True) has its connection closed once its response is out.
-CLOSE_AFTER_RESPONSE = "plen_close_after_response"
+CLOSE_AFTER_RESPONSE: Any = (web.RequestKey("close_after_response", bool)
+                             if hasattr(web, "RequestKey")  # aiohttp >= 3.12
+                             else "plen_close_after_response")
 
 
 def parse_error(status: int, exc: BaseException | None) -> S3Error:
