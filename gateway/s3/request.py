@@ -63,6 +63,12 @@ class S3Request:
         rules = self._rules.get(self.endpoint.bucket or "")
         return owner_of(rules.owner if rules else self.principal.user or "anonymous")
 
+    async def bucket_owner(self) -> Owner:
+        """The owner of the request's bucket (one nameserver call for root, who skips the
+        rules otherwise)."""
+        await self.bucket_rules()
+        return self.owner
+
     async def bucket_rules(self, bucket: str | None = None) -> BucketRules:
         bucket = bucket or self.bucket
         if bucket not in self._rules:

@@ -192,10 +192,11 @@ async def list_objects(s3: S3Request) -> web.Response:
     marker = s3.query.get("marker", "")
     page = await list_page(s3, prefix=prefix, delimiter=delimiter, after=marker or None,
                            max_keys=max_keys)
+    owner = await s3.bucket_owner()
     body = xml.list_bucket_result(
         name=s3.bucket, prefix=prefix, delimiter=delimiter or None, max_keys=max_keys,
         is_truncated=page.truncated,
-        contents=[_object_info(k, e, s3.owner) for k, e in page.contents],
+        contents=[_object_info(k, e, owner) for k, e in page.contents],
         common_prefixes=page.common_prefixes, encoding_type=encoding, marker=marker,
         next_marker=page.last if page.truncated and delimiter else None)
     return web.Response(body=body, content_type="application/xml")
@@ -212,7 +213,7 @@ async def list_objects_v2(s3: S3Request) -> web.Response:
     fetch_owner = s3.query.get("fetch-owner", "false").lower() == "true"
     page = await list_page(s3, prefix=prefix, delimiter=delimiter, after=after or None,
                            max_keys=max_keys)
-    owner = s3.owner if fetch_owner else None
+    owner = await s3.bucket_owner() if fetch_owner else None
     body = xml.list_bucket_result(
         name=s3.bucket, prefix=prefix, delimiter=delimiter or None, max_keys=max_keys,
         is_truncated=page.truncated,
@@ -231,10 +232,11 @@ async def list_object_versions(s3: S3Request) -> web.Response:
     key_marker = s3.query.get("key-marker", "")
     page = await list_page(s3, prefix=prefix, delimiter=delimiter, after=key_marker or None,
                            max_keys=max_keys)
+    owner = await s3.bucket_owner()
     body = xml.list_versions_result(
         name=s3.bucket, prefix=prefix, delimiter=delimiter or None, max_keys=max_keys,
         is_truncated=page.truncated,
-        versions=[_object_info(k, e, s3.owner) for k, e in page.contents],
+        versions=[_object_info(k, e, owner) for k, e in page.contents],
         common_prefixes=page.common_prefixes, encoding_type=encoding, key_marker=key_marker,
         version_id_marker=s3.query.get("version-id-marker", ""),
         next_key_marker=page.last if page.truncated else None,

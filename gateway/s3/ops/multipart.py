@@ -171,7 +171,7 @@ async def list_parts(s3: S3Request) -> web.Response:
     body = xml.list_parts_result(
         bucket=s3.bucket, key=s3.key, upload_id=upload_id, part_number_marker=int(marker_raw),
         next_part_number_marker=parts[-1].part_number if parts else 0, max_parts=max_parts,
-        is_truncated=truncated, owner=s3.owner, checksum_algorithm=algorithm,
+        is_truncated=truncated, owner=await s3.bucket_owner(), checksum_algorithm=algorithm,
         parts=[xml.PartInfo(part_number=p.part_number, last_modified=p.mtime, etag=p.md5,
                             size=p.size, checksums=checksums_by_algorithm(p.checksums))
                for p in parts])
@@ -185,6 +185,7 @@ async def list_multipart_uploads(s3: S3Request) -> web.Response:
     max_uploads = max_keys_of(s3, "max-uploads")
     key_marker = s3.query.get("key-marker", "")
     upload_id_marker = s3.query.get("upload-id-marker", "") if key_marker else ""
+    owner = await s3.bucket_owner()
     uploads: list[xml.UploadInfo] = []
     common: list[str] = []
     truncated = False
@@ -208,7 +209,7 @@ async def list_multipart_uploads(s3: S3Request) -> web.Response:
                 skipped_to = cp
                 break
             uploads.append(xml.UploadInfo(key=upload.key, upload_id=upload.upload_id,
-                                          initiated=upload.initiated, owner=s3.owner))
+                                          initiated=upload.initiated, owner=owner))
             next_key, next_id = upload.key, upload.upload_id
         if skipped_to is None and not truncated and not page.truncated:
             break
