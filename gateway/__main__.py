@@ -33,7 +33,8 @@ from plen.wire.errors import WireError
 @option("--header-timeout", "header_timeout_s", envvar="PLEN_GATEWAY_HEADER_TIMEOUT",
         default=20.0, type=float, help="Seconds a request's headers may take to arrive.")
 @option("--body-timeout", "body_timeout_s", envvar="PLEN_GATEWAY_BODY_TIMEOUT", default=20.0,
-        type=float, help="Seconds a request body may send nothing (then RequestTimeout).")
+        type=float, help="Seconds a request body may send nothing (then RequestTimeout), "
+             "and a client may read nothing of a response (then it is cut off).")
 @option("--idle-timeout", "idle_timeout_s", envvar="PLEN_GATEWAY_IDLE_TIMEOUT", default=60.0,
         type=float, help="Seconds an idle keep-alive connection stays open.")
 @option("--ready-file", envvar="PLEN_READY_FILE", type=click.Path(path_type=Path), default=None)

@@ -17,6 +17,10 @@ Rule 4 (stalled body): gateway/s3/payload.py gives up on a body that sends nothi
 ``body_timeout_s`` with RequestTimeout and sets ``CLOSE_AFTER_RESPONSE`` on the request; the
 connection is then closed as soon as that response is written, without waiting for the rest
 of a body that is not coming.
+Rule 5 (stalled reader): a client that reads nothing of a response for ``send_timeout``
+seconds (the same ``body_timeout_s``) while the server has bytes waiting for it is cut off:
+the connection is aborted and the handler's write raises ConnectionResetError, so a GET whose
+client stopped reading holds neither a connection nor a block read forever.
 """
 
 from __future__ import annotations
@@ -71,13 +75,29 @@ def raw_error_response(err: S3Error, request_id: str) -> bytes:
 class S3RequestHandler(RequestHandler):
     """aiohttp's connection protocol with S3 errors and a header deadline (Rules 1, 2, 4)."""
 
-    __slots__ = ("_header_timeout", "_header_timer")
+    __slots__ = ("_header_timeout", "_header_timer", "_send_timeout")
 
     def __init__(self, manager: web.Server, *, header_timeout: float | None = None,
-                 **kwargs: Any) -> None:
+                 send_timeout: float | None = None, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
+        self._send_timeout = send_timeout
+
+    # -- Rule 5: a client that stops reading
+
+    async def _drain_helper(self) -> None:
+        if not self._send_timeout:
+            return await super()._drain_helper()
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                await super()._drain_helper()
+        except TimeoutError:
+            log.info("aborting a connection whose client read nothing for %.1fs",
+                     self._send_timeout)
+            if self.transport is not None:
+                self.transport.abort()
+            raise ConnectionResetError("the client stopped reading") from None
 
     # -- Rule 2: the header deadline
 
@@ -156,21 +176,23 @@ class S3Server(web.Server):
     """Makes an ``S3RequestHandler`` per connection."""
 
     header_timeout: float | None = None
+    send_timeout: float | None = None
 
     def __call__(self) -> RequestHandler:
         return S3RequestHandler(self, loop=self._loop, header_timeout=self.header_timeout,
-                                **self._kwargs)
+                                send_timeout=self.send_timeout, **self._kwargs)
 
 
 class S3AppRunner(web.AppRunner):
     """An AppRunner whose connections are ``S3RequestHandler``s."""
 
-    __slots__ = ("_header_timeout",)
+    __slots__ = ("_header_timeout", "_send_timeout")
 
     def __init__(self, app: web.Application, *, header_timeout: float | None,
-                 **kwargs: Any) -> None:
+                 send_timeout: float | None = None, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self._header_timeout = header_timeout
+        self._send_timeout = send_timeout
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
@@ -181,6 +203,7 @@ class S3AppRunner(web.AppRunner):
         server.__class__ = S3Server
         assert isinstance(server, S3Server)
         server.header_timeout = self._header_timeout
+        server.send_timeout = self._send_timeout
         return server
 
 
@@ -189,6 +212,7 @@ def runner_factory(settings: Settings) -> Callable[[web.Application], web.BaseRu
 
     def make(app: web.Application) -> web.BaseRunner:
         return S3AppRunner(app, header_timeout=settings.header_timeout_s,
+                           send_timeout=settings.body_timeout_s,
                            keepalive_timeout=settings.idle_timeout_s,
                            access_log=None, handle_signals=False)
 

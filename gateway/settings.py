@@ -20,8 +20,9 @@ class Settings:
     max_xml_bytes: int = 4 * 1024 * 1024  # DeleteObjects of 1,000 long keys fits
     # Slow clients (gateway/protocol.py, gateway/s3/payload.py): a request's headers must
     # arrive within header_timeout_s of its first byte; a body that sends nothing for
-    # body_timeout_s is RequestTimeout (S3 waits about 20 s); a keep-alive connection with
-    # no request for idle_timeout_s is closed.
+    # body_timeout_s is RequestTimeout (S3 waits about 20 s), and a client that reads nothing
+    # of a response for as long is cut off; a keep-alive connection with no request for
+    # idle_timeout_s is closed.
     header_timeout_s: float = 20.0
     body_timeout_s: float = 20.0
     idle_timeout_s: float = 60.0

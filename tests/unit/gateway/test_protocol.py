@@ -99,3 +99,40 @@ def test_raw_error_response_is_one_complete_http_response():
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length")))
     assert length == len(body) and b"<RequestId>RID</RequestId>" in body
+
+
+async def test_a_client_that_stops_reading_is_cut_off():
+    """Rule 5: the handler's write fails instead of waiting forever for a reader."""
+    outcome: list[str] = []
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        try:
+            for _ in range(2000):  # up to 2 GB: far more than any socket buffer
+                await response.write(b"x" * (1024 * 1024))
+        except ConnectionResetError:
+            outcome.append("cut off")
+            raise
+        outcome.append("all written")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/big", big)
+    runner = S3AppRunner(app, header_timeout=5, send_timeout=0.5, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        for _ in range(int(WAIT_S / 0.1)):  # read nothing, wait for the server to give up
+            if outcome:
+                break
+            await asyncio.sleep(0.1)
+        assert outcome == ["cut off"]
+        writer.close()
+    finally:
+        await runner.cleanup()
