@@ -58,6 +58,12 @@ class Plenilune:
                 "aws_access_key_id": self.access_key,
                 "aws_secret_access_key": self.secret_key}
 
+    def plen_env(self) -> dict[str, str]:
+        """Environment variables for the ``plen`` command to work on this cluster as root
+        (``subprocess.run(["plen", ...], env={**os.environ, **plenilune.plen_env()})``)."""
+        return {"PLEN_NAMESERVER": self.nameserver_url, "PLEN_ACCESS_KEY": self.access_key,
+                "PLEN_SECRET_KEY": self.secret_key}
+
     def s3_client(self, **config: Any) -> Any:
         """Another boto3 S3 client; ``config`` goes to ``botocore.config.Config``."""
         boto3, config_class = _boto3()

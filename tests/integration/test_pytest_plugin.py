@@ -117,6 +117,6 @@ def test_the_projects_own_session_cluster_is_the_cli_s_too(plenilune, plenilune_
     plenilune.client.put_object(Bucket=plenilune_bucket, Key="k", Body=b"both doors")
     got = subprocess.run([*plen_command(), "get", f"/{plenilune_bucket}/k", "-"],
                          capture_output=True, timeout=60,
-                         env=child_env({"PLEN_NAMESERVER": plenilune.nameserver_url}))
+                         env=child_env(plenilune.plen_env()))
     assert (got.returncode, got.stdout) == (0, b"both doors"), got.stderr
     assert all(psutil.pid_exists(pid) for pid in plenilune.pids.values())
