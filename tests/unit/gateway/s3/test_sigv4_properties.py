@@ -7,10 +7,18 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote_to_bytes
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.s3.sigv4 import canonical_query, canonical_uri, parse_raw_query
+from gateway.s3.errors import S3Error
+from gateway.s3.sigv4 import (
+    StaticKeys,
+    authenticate,
+    canonical_query,
+    canonical_uri,
+    parse_raw_query,
+)
 
 FAST = settings(max_examples=300, deadline=None)
 percent = st.builds(lambda b: f"%{b:02X}", st.integers(0, 255))
@@ -55,3 +63,20 @@ def test_parse_raw_query_inverts_percent_encoding(items):
     query = "&".join(quote(k, safe="") + ("" if v is None else "=" + quote(v, safe=""))
                      for k, v in items)
     assert parse_raw_query(query) == items
+
+
+# A bug found here and left to the owner of sigv4.py (the authentication work): int() of an
+# expiry over 4,300 digits raises ValueError, which the gateway answers with a 500. The mark
+# is strict: once sigv4.py refuses such a value with an S3Error, remove it.
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="sigv4.py converts X-Amz-Expires / Expires with int() unbounded")
+@pytest.mark.parametrize("query", [
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261125%2Fus-east-1%2Fs3%2F"
+    "aws4_request&X-Amz-Date=20261125T000000Z&X-Amz-Expires=" + "9" * 5000
+    + "&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "0" * 64,
+    "AWSAccessKeyId=AK&Signature=x&Expires=" + "9" * 5000,
+], ids=["v4-presigned", "v2-presigned"])
+async def test_presigned_expiry_of_thousands_of_digits_is_an_s3_error(query):
+    with pytest.raises(S3Error):
+        await authenticate("GET", "/b/k", query, {"host": "h"}, StaticKeys({"AK": "secret"}),
+                           now=1795651200.0, region="us-east-1")
