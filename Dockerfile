@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every Plenilune role; the role is the `plen` subcommand:
-#   docker run IMAGE nameserver      (PLEN_REDIS_URL, PLEN_CLUSTER_SECRET, ...)
+#   docker run IMAGE nameserver      (PLEN_REDIS_URL, PLEN_CLUSTER_SECRET, PLEN_ROOT_USER,
+#                                     PLEN_ROOT_PASSWORD, ...)
 #   docker run IMAGE blockstore      (PLEN_BLOCKSTORE_DATA=/data, PLEN_NAMESERVER, ...)
 #   docker run IMAGE gateway         (PLEN_NAMESERVER, PLEN_ROOT_USER, PLEN_ROOT_PASSWORD, ...)
-#   docker run IMAGE ls /            (the CLI, with PLEN_NAMESERVER)
+#   docker run IMAGE ls /            (the CLI: PLEN_NAMESERVER, PLEN_ACCESS_KEY, PLEN_SECRET_KEY)
 # Settings are the PLEN_* environment variables (or the flags) that `plen <role> --help`
 # lists. No secret is set here: the cluster secret and the root credentials come from the
 # container's environment (compose's .env, a Kubernetes Secret) at run time.

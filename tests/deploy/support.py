@@ -52,11 +52,17 @@ def daemon_envvars(role: str) -> set[str]:
 
 
 def cli_envvars() -> set[str]:
-    """What the `plen` CLI reads: its group's options and the config file's variable."""
+    """What the `plen` CLI reads: its group's options, the config file's variable and the
+    user's keys (``config.resolve_credentials`` reads them from the environment)."""
+    import inspect
+
     from plen.cli import config
     from plen.cli.main import cli
 
-    return _envvars(cli) | {config.CONFIG_ENV}
+    keys = {"PLEN_ACCESS_KEY", "PLEN_SECRET_KEY"}
+    source = inspect.getsource(config.resolve_credentials)
+    assert all(f'"{k}"' in source for k in keys), "resolve_credentials reads other names"
+    return _envvars(cli) | {config.CONFIG_ENV} | keys
 
 
 def load_yaml(path: Path) -> Any:

@@ -117,14 +117,32 @@ def test_daemons_get_only_variables_they_read_and_secrets_from_secrets(case) -> 
                 assert "value" not in var and "secretKeyRef" in var["valueFrom"], var
 
 
-def test_gateway_gets_both_root_credentials(case) -> None:
+def _env(deployment: dict[str, Any]) -> dict[str, Any]:
+    return {v["name"]: v for v in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_gateway_and_nameserver_get_the_same_root_credentials(case) -> None:
     name, docs = case
-    gateway = by_kind(docs, "Deployment").get("gateway")
+    deployments = by_kind(docs, "Deployment")
+    # The nameserver checks every signed request: it needs the root user, gateway or not.
+    nameserver = _env(deployments["nameserver"])
+    refs = {k: nameserver[k]["valueFrom"]["secretKeyRef"]
+            for k in ("PLEN_ROOT_USER", "PLEN_ROOT_PASSWORD")}
+    secret = refs["PLEN_ROOT_USER"]["name"]
+    assert refs["PLEN_ROOT_PASSWORD"]["name"] == secret
+    overlay = GOOD[name].get("gateway", {}).get("rootCredentials", {})
+    if not overlay.get("existingSecret"):  # the chart makes it, with or without a gateway
+        made = {d["metadata"]["name"]: d for d in docs if d and d.get("kind") == "Secret"}
+        assert set(made[secret]["data"]) == {refs["PLEN_ROOT_USER"]["key"],
+                                             refs["PLEN_ROOT_PASSWORD"]["key"]}
+    gateway = deployments.get("gateway")
     if GOOD[name].get("gateway", {}).get("enabled") is False:
         assert gateway is None
         return
-    env = {v["name"] for v in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert {"PLEN_ROOT_USER", "PLEN_ROOT_PASSWORD", "PLEN_NAMESERVER"} <= env
+    env = _env(gateway)
+    assert "PLEN_NAMESERVER" in env
+    for key, ref in refs.items():
+        assert env[key]["valueFrom"]["secretKeyRef"] == ref, key
 
 
 def test_probes_hit_healthz_on_a_declared_port(case) -> None:

@@ -62,7 +62,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       key: {{ .Values.clusterSecret.key }}
 {{- end }}
 
-{{/* The gateway's root credentials */}}
+{{/* The root user's credentials: the nameserver's and the gateway's (the same pair) */}}
 {{- define "plenilune.rootSecretName" -}}
 {{- default (printf "%s-root-credentials" (include "plenilune.fullname" .)) .Values.gateway.rootCredentials.existingSecret }}
 {{- end }}
