@@ -27,7 +27,13 @@ from blockstore.settings import Settings
 from plen import tokens
 from plen.service import check_cluster_secret, json_response
 from plen.tokens import Access
-from plen.wire.blocks import CRC32C_HEADER, PIPELINE_HEADER, TOKEN_HEADER, PutBlockResponse
+from plen.wire.blocks import (
+    CRC32C_HEADER,
+    PIPELINE_HEADER,
+    PIPELINE_SCOPE_HEADER,
+    TOKEN_HEADER,
+    PutBlockResponse,
+)
 from plen.wire.errors import ErrorCode, WireError
 from plen.wire.types import BlockId
 
@@ -50,12 +56,21 @@ def add_routes(app: web.Application) -> None:
 
 
 async def put_block(request: web.Request) -> web.Response:
+    """The token's scope binds the body's size and the hops (plen/tokens.py): a writer can
+    neither store more than it was allocated nor have its bytes sent anywhere else."""
     block_id = _block_id(request)
-    token = _require_token(request, block_id, "w")
-    if request.content_length is None:
+    size = request.content_length
+    if size is None:
         raise WireError(ErrorCode.INVALID, "a block PUT needs a Content-Length")
-    write = BlockWrite(block_id=block_id, crc32c=_crc32c(request), size=request.content_length,
-                       token=token, hops=_hops(request))
+    hops = _hops(request, PIPELINE_HEADER)
+    scope = _hops(request, PIPELINE_SCOPE_HEADER) if PIPELINE_SCOPE_HEADER in request.headers \
+        else hops
+    token = _require_token(request, block_id, "w", scope=tokens.write_scope(size, scope))
+    if hops != scope[len(scope) - len(hops):]:
+        raise WireError(ErrorCode.FORBIDDEN, "the pipeline is not the one the token was "
+                        "signed for")
+    write = BlockWrite(block_id=block_id, crc32c=_crc32c(request), size=size, token=token,
+                       hops=hops, scope=scope)
     metrics = request.app[metrics_key]
     try:
         stored_on = await store_and_forward(write, request.content, disk=request.app[disk_key],
@@ -160,11 +175,13 @@ def _block_id(request: web.Request) -> BlockId:
     return BlockId(value)
 
 
-def _require_token(request: web.Request, block_id: BlockId, access: Access) -> str:
+def _require_token(request: web.Request, block_id: BlockId, access: Access, *,
+                   scope: str = "") -> str:
     token = request.headers.get(TOKEN_HEADER)
     if not token:
         raise WireError(ErrorCode.FORBIDDEN, f"a block token is required ({TOKEN_HEADER})")
-    if not tokens.verify(request.app[settings_key].cluster_secret, token, block_id, access):
+    if not tokens.verify(request.app[settings_key].cluster_secret, token, block_id, access,
+                         scope=scope):
         raise WireError(ErrorCode.FORBIDDEN, f"the token does not grant '{access}' on block "
                         f"{block_id} (forged, expired, or for another block or access)")
     return token
@@ -178,8 +195,8 @@ def _crc32c(request: web.Request) -> int:
     return int(raw)
 
 
-def _hops(request: web.Request) -> list[str]:
-    hops = [h.strip() for h in request.headers.get(PIPELINE_HEADER, "").split(",") if h.strip()]
+def _hops(request: web.Request, header: str) -> list[str]:
+    hops = [h.strip() for h in request.headers.get(header, "").split(",") if h.strip()]
     if len(hops) > MAX_HOPS:
         raise WireError(ErrorCode.INVALID, f"a pipeline of {len(hops)} hops is too long")
     for hop in hops:

@@ -32,6 +32,7 @@ from plen.wire import codec
 from plen.wire.blocks import (
     CRC32C_HEADER,
     PIPELINE_HEADER,
+    PIPELINE_SCOPE_HEADER,
     TOKEN_HEADER,
     PutBlockResponse,
     block_path,
@@ -54,6 +55,7 @@ class BlockWrite:
     size: int
     token: str
     hops: list[str]  # base URLs of the hops still to go, in order
+    scope: list[str]  # every hop after the first, as the token signed them
 
 
 async def store_and_forward(write: BlockWrite, body: aiohttp.StreamReader, *,
@@ -144,6 +146,7 @@ async def _forward(write: BlockWrite, batches: Batches,
                "Content-Length": str(write.size), "Content-Type": "application/octet-stream"}
     if rest:
         headers[PIPELINE_HEADER] = ",".join(rest)
+    headers[PIPELINE_SCOPE_HEADER] = ",".join(write.scope)
     try:
         async with http.put(url, data=_drain(batches), headers=headers) as resp:
             await raise_for_wire_error(resp)

@@ -375,12 +375,14 @@ class Namespace:
         expires_at = self.clock() + self.settings.allocation_ttl_s
         await self.store.allocate(block_id, req.size_bytes, [s.server_id for s in chosen],
                                   expires_at)
+        forward_urls = [s.private_url for s in chosen[1:]]
         token = tokens.sign(self.settings.cluster_secret, block_id, "w",
-                            self.settings.allocation_ttl_s, now=self.clock())
+                            self.settings.allocation_ttl_s, now=self.clock(),
+                            scope=tokens.write_scope(req.size_bytes, forward_urls))
         return AllocateBlockResponse(
             block_id=block_id, token=token, expires_at=expires_at,
             pipeline=[Replica(server_id=ServerId(s.server_id), url=s.public_url) for s in chosen],
-            forward_urls=[s.private_url for s in chosen[1:]])
+            forward_urls=forward_urls)
 
     async def commit_file(self, req: CommitFileRequest) -> FileResponse:
         comps = file_path(req.path)

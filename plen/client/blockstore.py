@@ -29,6 +29,7 @@ from plen.wire import codec
 from plen.wire.blocks import (
     CRC32C_HEADER,
     PIPELINE_HEADER,
+    PIPELINE_SCOPE_HEADER,
     TOKEN_HEADER,
     PutBlockResponse,
     block_path,
@@ -88,6 +89,7 @@ async def put_block(http: aiohttp.ClientSession, alloc: AllocateBlockResponse,
         TOKEN_HEADER: alloc.token,
         CRC32C_HEADER: str(crc),
         PIPELINE_HEADER: ",".join(alloc.forward_urls),
+        PIPELINE_SCOPE_HEADER: ",".join(alloc.forward_urls),
         "Content-Type": "application/octet-stream",
     }
     pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data

@@ -20,6 +20,9 @@ from plen.wire.types import ServerId
 TOKEN_HEADER = "X-Plen-Token"
 CRC32C_HEADER = "X-Plen-Crc32c"  # decimal unsigned 32-bit
 PIPELINE_HEADER = "X-Plen-Pipeline"  # remaining hops, comma-separated URLs
+# Every hop after the first, as the write token signed them (plen/tokens.py write_scope);
+# passed on unchanged, so each hop can check its token and that its remaining hops are them.
+PIPELINE_SCOPE_HEADER = "X-Plen-Pipeline-Scope"
 
 
 def block_path(block_id: str) -> str:

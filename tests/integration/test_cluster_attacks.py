@@ -45,6 +45,7 @@ TOKEN_HEADER = "X-Plen-Token"
 SECRET_HEADER = "X-Plen-Cluster-Secret"
 CRC_HEADER = "X-Plen-Crc32c"
 PIPELINE_HEADER = "X-Plen-Pipeline"
+SCOPE_HEADER = "X-Plen-Pipeline-Scope"
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,13 +362,6 @@ def test_write_with_a_genuine_token_in_a_pipeline_hop_header_only_is_refused(
     assert no_block_file(c, bid) and disks(c) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "blockstore/api.py forwards a PUT to whatever X-Plen-Pipeline names: anyone holding a "
-    "write token (any writer) makes a blockstore send HTTP PUTs, with the token and a body of "
-    "its choosing, to any host:port/prefix it can reach on the private network (SSRF), and "
-    "reads back part of the answer in the 502 message. Needs the nameserver to bind the "
-    "pipeline into the write token (tokens.sign over the hops) or to tell blockstores their "
-    "peers. Owner: nameserver + blockstore."))
 def test_pipeline_hops_outside_the_cluster_are_refused(victim: Victim) -> None:
     c = victim.cluster
     data = os.urandom(300)
@@ -401,11 +395,25 @@ def test_pipeline_hops_outside_the_cluster_are_refused(victim: Victim) -> None:
     assert 400 <= got.status < 500
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A write token names a block, not its size: allocated for 1 KiB, it stores 4 MiB (up to "
-    "the disk's free space), on any blockstore, for the token's hour. Needs the nameserver to "
-    "sign the allocated size into the token and blockstores to hold Content-Length to it. "
-    "Owner: nameserver (signing) + plen/tokens.py + blockstore/api.py (checking)."))
+def test_a_write_token_binds_its_pipeline_whatever_the_headers_claim(victim: Victim) -> None:
+    c = victim.cluster
+    data = os.urandom(300)
+    alloc = allocate(c, len(data))
+    head, real = alloc["pipeline"][0]["url"], alloc["forward_urls"]
+    elsewhere = "http://127.0.0.1:9/internal"
+    for headers in ({PIPELINE_HEADER: elsewhere, SCOPE_HEADER: elsewhere},
+                    {PIPELINE_HEADER: elsewhere, SCOPE_HEADER: ",".join(real)},
+                    {PIPELINE_HEADER: ",".join([*real, elsewhere]),
+                     SCOPE_HEADER: ",".join([*real, elsewhere])},
+                    {PIPELINE_HEADER: ",".join(real), SCOPE_HEADER: ""}):
+        got = put(head, alloc["block_id"], data, alloc["token"], **headers)
+        assert (got.status, got.code) == (403, "forbidden"), (headers, got)
+        assert no_block_file(c, alloc["block_id"])
+    # The pipeline as allocated is fine.
+    ok = put(head, alloc["block_id"], data, alloc["token"], **{PIPELINE_HEADER: ",".join(real)})
+    assert ok.status == 201, ok
+
+
 def test_write_token_does_not_stretch_past_the_allocated_size(victim: Victim) -> None:
     c = victim.cluster
     alloc = allocate(c, 1024)
@@ -424,9 +432,11 @@ def test_write_whose_body_does_not_match_its_crc_leaves_no_block(victim: Victim)
               **{PIPELINE_HEADER: ",".join(alloc["forward_urls"])})
     assert (got.status, got.code) == (422, "checksum_mismatch")
     assert no_block_file(c, bid) and disks(c) == before  # no temp file left either
-    # A body shorter than its Content-Length's promise of the block: refused too.
-    short = put(head, bid, data[:-1], alloc["token"], crc=crc32c(data))
-    assert short.status in (400, 422) and no_block_file(c, bid) and disks(c) == before
+    # A body shorter than the block it was allocated for: refused too (its token's scope
+    # names the size, plen/tokens.py).
+    short = put(head, bid, data[:-1], alloc["token"], crc=crc32c(data),
+                **{PIPELINE_HEADER: ",".join(alloc["forward_urls"])})
+    assert short.status in (400, 403, 422) and no_block_file(c, bid) and disks(c) == before
 
 
 def test_committed_block_cannot_be_overwritten_even_with_a_fresh_write_token(
@@ -438,18 +448,20 @@ def test_committed_block_cannot_be_overwritten_even_with_a_fresh_write_token(
     bid = victim.block(0)["block_id"]
     original = victim.bytes_of(0)
     files_before = victim.on_disk(0)
-    token = tokens.sign(victim.secret(), bid, "w", 600)
+    def token(size: int) -> str:  # a genuine write token for this block, no further hops
+        return tokens.sign(victim.secret(), bid, "w", 600, scope=tokens.write_scope(size, []))
+
     for name in files_before:
         base = c.url(name)
-        other = put(base, bid, os.urandom(len(original)), token)
+        other = put(base, bid, os.urandom(len(original)), token(len(original)))
         assert (other.status, other.code) == (409, "conflict"), other
-        forged = put(base, bid, same_crc32c(original), token)
+        forged = put(base, bid, same_crc32c(original), token(len(original)))
         assert (forged.status, forged.code) == (409, "conflict"), forged
-        longer = put(base, bid, same_crc32c(original, len(original) + 10), token,
-                     crc=crc32c(original))
+        longer = put(base, bid, same_crc32c(original, len(original) + 10),
+                     token(len(original) + 10), crc=crc32c(original))
         assert (longer.status, longer.code) == (409, "conflict"), longer
         # The same bytes again (a retried pipeline write) is fine, and changes nothing.
-        assert put(base, bid, original, token).status == 201
+        assert put(base, bid, original, token(len(original))).status == 201
     assert victim.on_disk(0) == files_before
     assert read(victim, victim.block(0)["token"]).body == original
     assert [p for n in c.blockstore_names for p in (c.data_dir(n) / "tmp").iterdir()] == []

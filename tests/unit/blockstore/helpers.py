@@ -50,7 +50,8 @@ def dead_url() -> str:
 
 def write_headers(block_id: str, data: bytes, *, hops: list[str] | None = None,
                   crc: int | None = None) -> dict[str, str]:
-    headers = {TOKEN_HEADER: tokens.sign(SECRET, block_id, "w", 60),
+    scope = tokens.write_scope(len(data), hops or [])
+    headers = {TOKEN_HEADER: tokens.sign(SECRET, block_id, "w", 60, scope=scope),
                CRC32C_HEADER: str(crc32c(data) if crc is None else crc)}
     if hops:
         headers[PIPELINE_HEADER] = ",".join(hops)

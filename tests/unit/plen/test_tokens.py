@@ -51,3 +51,13 @@ def test_token_expiring_at_zero_and_far_future_round_trip():
     far = tokens.sign("secret", BID, "w", 10 ** 12, now=0)
     assert tokens.verify("secret", far, BID, "w", now=10 ** 12 - 1)
     assert not tokens.verify("secret", far, BID, "w", now=10 ** 12 + 1)
+
+
+def test_a_write_tokens_scope_is_part_of_what_it_grants():
+    scope = tokens.write_scope(4096, ["http://b:1", "http://c:1"])
+    token = tokens.sign("s", "blk", "w", 60, scope=scope)
+    assert tokens.verify("s", token, "blk", "w", scope=scope)
+    for other in (tokens.write_scope(4097, ["http://b:1", "http://c:1"]),
+                  tokens.write_scope(4096, ["http://evil:1"]),
+                  tokens.write_scope(4096, ["http://b:1"]), ""):
+        assert not tokens.verify("s", token, "blk", "w", scope=other)
