@@ -68,7 +68,10 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        # Private from the first byte: the config may hold a secret key.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent=2) + "\n")
         os.replace(tmp, path)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
@@ -98,8 +101,6 @@ def save_nameserver(url: str, credentials: Credentials | None = None) -> Path:
         data["access_key"] = credentials.access_key
         data["secret_key"] = credentials.secret
     write_json(path, data)
-    if credentials is not None:
-        os.chmod(path, 0o600)  # it holds a secret
     return path
 
 
