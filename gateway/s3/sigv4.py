@@ -497,7 +497,8 @@ async def _v4_query(method: str, raw_path: str, raw_query: str, hdrs: dict[str, 
     expires = query["X-Amz-Expires"]
     if not expires.isdigit() or not expires.isascii():
         raise S3Error(code, "X-Amz-Expires should be a number")
-    if int(expires) > MAX_PRESIGN_EXPIRES_S:
+    # Length first: int() of thousands of digits is a ValueError, not a number.
+    if len(expires) > 7 or int(expires) > MAX_PRESIGN_EXPIRES_S:
         raise S3Error(code, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
     if amz_date[:8] != cred.date:
         raise S3Error(code, "Error parsing the X-Amz-Credential parameter; Invalid credential "
@@ -591,7 +592,7 @@ async def _v2(method: str, raw_path: str, raw_query: str, hdrs: dict[str, list[s
         query = _query_dict(pairs)
         expires = query.get("Expires", "")
         if (any(p not in query for p in ("AWSAccessKeyId", "Signature", "Expires"))
-                or not expires.isdigit() or not expires.isascii()):
+                or not expires.isdigit() or not expires.isascii() or len(expires) > 15):
             raise S3Error("AccessDenied", "Query-string authentication requires the Signature, "
                           "Expires and AWSAccessKeyId parameters")
         access_key, provided = query["AWSAccessKeyId"], query["Signature"]
