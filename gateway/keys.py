@@ -30,7 +30,8 @@ class GatewayKeys:
         self._root = StaticKeys({root_user: root_secret})
         self._ns = nameserver
         self._clock = clock
-        self._v4: dict[tuple[str, str, str, str], tuple[float, bytes | None]] = {}
+        # scope -> (when fetched, signing key or None for an unknown key, its user)
+        self._v4: dict[tuple[str, str, str, str], tuple[float, bytes | None, str]] = {}
         self._users: dict[str, str] = {}  # access key -> user, learnt from the nameserver
 
     def principal(self, access_key: str | None) -> Principal:
@@ -52,21 +53,21 @@ class GatewayKeys:
         scope = (access_key, date, region, service)
         now = self._clock()
         cached = self._v4.get(scope)
-        if cached is not None and now - cached[0] < CACHE_S:
-            return cached[1]
-        try:
-            found = await self._ns.signing_key(SigningKeyRequest(
-                access_key=access_key, date=date, region=region, service=service))
-            key: bytes | None = bytes.fromhex(found.key)
-            self._remember(access_key, found.user)
-        except WireError as err:
-            if err.code is not ErrorCode.NOT_FOUND:
-                raise
-            key = None
-        if len(self._v4) > MAX_CACHED:
-            self._v4.clear()
-        self._v4[scope] = (now, key)
-        return key
+        if cached is None or now - cached[0] >= CACHE_S:
+            try:
+                found = await self._ns.signing_key(SigningKeyRequest(
+                    access_key=access_key, date=date, region=region, service=service))
+                cached = (now, bytes.fromhex(found.key), found.user)
+            except WireError as err:
+                if err.code is not ErrorCode.NOT_FOUND:
+                    raise
+                cached = (now, None, "")
+            if len(self._v4) > MAX_CACHED:
+                self._v4.clear()
+            self._v4[scope] = cached
+        if cached[1] is not None:
+            self._remember(access_key, cached[2])
+        return cached[1]
 
     async def v2(self, access_key: str, string_to_sign: str) -> str | None:
         if access_key in self._root:
