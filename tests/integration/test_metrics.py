@@ -198,7 +198,8 @@ def test_blockstore_counts_a_failed_pipeline_write_by_code(gateway_cluster: Clus
 
     # A real write whose next hop is gone: stored nowhere, counted as pipeline_failed.
     dead_hop = f"http://127.0.0.1:{free_port()}"
-    token = tokens.sign(gateway_cluster.cluster_secret, block_id, "w", 60)
+    token = tokens.sign(gateway_cluster.cluster_secret, block_id, "w", 60,
+                        scope=tokens.write_scope(len(body), [dead_hop]))
     status, answer = http_request("PUT", url, body=body, headers={
         TOKEN_HEADER: token, CRC32C_HEADER: str(crc32c(body)), PIPELINE_HEADER: dead_hop})
     assert status == 502, answer
