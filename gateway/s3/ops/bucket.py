@@ -7,12 +7,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.s3 import xml
-from gateway.s3.acl import parse_access_control_policy
 from gateway.s3.errors import S3Error
 from gateway.s3.ops.common import (
     canned_acl_header,
     object_grants,
     refuse_unsupported,
+    requested_acl,
     wire_errors,
 )
 from gateway.s3.request import S3Request
@@ -89,17 +89,7 @@ async def get_bucket_acl(s3: S3Request) -> web.Response:
 
 async def put_bucket_acl(s3: S3Request) -> web.Response:
     await s3.require_bucket()
-    refuse_unsupported(s3.headers)
-    await s3.bucket_rules()
-    acl = canned_acl_header(s3.headers, on_object=False)
-    body = await s3.read_xml()
-    if body.strip():
-        if acl is not None:
-            raise S3Error("UnexpectedContent", "This request does not support content")
-        acl = parse_access_control_policy(body, s3.owner)
-    if acl is None:
-        raise S3Error("InvalidRequest", "An x-amz-acl header or an AccessControlPolicy body "
-                      "is required")
+    acl = await requested_acl(s3, on_object=False)
     await _set_access(s3, SetBucketAccessRequest(bucket=s3.bucket, acl=acl))
     return web.Response(status=200)
 

@@ -8,6 +8,7 @@ from typing import NoReturn
 from urllib.parse import parse_qsl, urlencode
 
 from gateway.s3 import checksums
+from gateway.s3.acl import parse_access_control_policy
 from gateway.s3.errors import S3Error, from_wire
 from gateway.s3.headers import STORED_HEADERS, http_date
 from gateway.s3.request import ACL_META, S3Request
@@ -127,6 +128,23 @@ def canned_acl_header(headers: Mapping[str, str], *, on_object: bool) -> str | N
     acl = canned_acl(value.strip(), on_object=on_object)
     if acl is None:
         raise S3Error("InvalidArgument", None, ArgumentName="x-amz-acl", ArgumentValue=value)
+    return acl
+
+
+async def requested_acl(s3: S3Request, *, on_object: bool) -> str:
+    """PutBucketAcl's and PutObjectAcl's new canned ACL: an ``x-amz-acl`` header or an
+    AccessControlPolicy body (gateway/s3/acl.py), exactly one of them."""
+    refuse_unsupported(s3.headers)
+    owner = await s3.bucket_owner()
+    acl = canned_acl_header(s3.headers, on_object=on_object)
+    body = await s3.read_xml()
+    if body.strip():
+        if acl is not None:
+            raise S3Error("UnexpectedContent", "This request does not support content")
+        acl = parse_access_control_policy(body, owner)
+    if acl is None:
+        raise S3Error("InvalidRequest", "An x-amz-acl header or an AccessControlPolicy body "
+                      "is required")
     return acl
 
 

@@ -11,18 +11,16 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.s3 import xml
-from gateway.s3.acl import parse_access_control_policy
 from gateway.s3.errors import S3Error
 from gateway.s3.headers import http_date
 from gateway.s3.ops.common import (
     TAGGING_META,
-    canned_acl_header,
     check_tags,
     checksums_by_algorithm,
     no_such_key,
     object_grants,
     parse_tags,
-    refuse_unsupported,
+    requested_acl,
     stat_key,
 )
 from gateway.s3.request import ACL_META, S3Request
@@ -81,17 +79,7 @@ async def get_object_acl(s3: S3Request) -> web.Response:
 
 async def put_object_acl(s3: S3Request) -> web.Response:
     await _file(s3)
-    refuse_unsupported(s3.headers)
-    await s3.bucket_rules()
-    acl = canned_acl_header(s3.headers, on_object=True)
-    body = await s3.read_xml()
-    if body.strip():
-        if acl is not None:
-            raise S3Error("UnexpectedContent", "This request does not support content")
-        acl = parse_access_control_policy(body, s3.owner)
-    if acl is None:
-        raise S3Error("InvalidRequest", "An x-amz-acl header or an AccessControlPolicy body "
-                      "is required")
+    acl = await requested_acl(s3, on_object=True)
     if acl == "private":
         req = UpdateFileRequest(path=s3.object_path, delete_meta=[ACL_META])
     else:
