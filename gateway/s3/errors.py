@@ -185,6 +185,10 @@ _BY_CONTEXT: Final[Mapping[tuple[ErrorCode, str], str]] = MappingProxyType({
     # key simply is not there.
     **{(ErrorCode.NOT_A_DIRECTORY, c): "NoSuchKey" for c in _KEY_CONTEXTS},
     **{(ErrorCode.IS_A_DIRECTORY, c): "NoSuchKey" for c in _KEY_CONTEXTS},
+    # An upload of "a/" (a directory: CreateMultipartUpload refuses it) or of "f/x" below a
+    # file cannot exist, whatever the upload id says.
+    (ErrorCode.IS_A_DIRECTORY, "upload"): "NoSuchUpload",
+    (ErrorCode.NOT_A_DIRECTORY, "upload"): "NoSuchUpload",
 })
 
 _ANY_CONTEXT: Final[Mapping[ErrorCode, str]] = MappingProxyType({

@@ -295,3 +295,22 @@ def test_entities_in_xml_bodies_are_malformed_xml(s3: Any, shared_cluster: Clust
     status, reply = conn.response()
     assert (status, code_of(reply)) == (400, "MalformedXML")
     assert b"root:" not in reply and b"lollol" not in reply
+
+
+@pytest.mark.parametrize("key", ["dir/", "k//", "file/below"])
+def test_multipart_calls_on_keys_no_upload_can_have_are_no_such_upload(s3: Any,
+                                                                       key: str) -> None:
+    """Regression (bench/fuzz_gateway.py): a directory key, or a key below a file, made the
+    nameserver's is/not-a-directory error a 500."""
+    s3.put_object(Bucket=BUCKET, Key="file", Body=b"x")
+    calls = {
+        "list_parts": {},
+        "abort_multipart_upload": {},
+        "upload_part": {"PartNumber": 1, "Body": b"x"},
+        "complete_multipart_upload": {
+            "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": "e"}]}},
+    }
+    for call, extra in calls.items():
+        with pytest.raises(ClientError) as info:
+            getattr(s3, call)(Bucket=BUCKET, Key=key, UploadId="no-such-upload", **extra)
+        assert error_of(info.value) == (404, "NoSuchUpload"), call

@@ -109,6 +109,9 @@ WIRE_TABLE = [
     (ErrorCode.INVALID_PART, "upload", "InvalidPart"),
     (ErrorCode.INVALID_PART_ORDER, "upload", "InvalidPartOrder"),
     (ErrorCode.ENTITY_TOO_SMALL, "upload", "EntityTooSmall"),
+    # Found by bench/fuzz_gateway.py: multipart calls on "k/" or "f/x" (f a file) were 500s.
+    (ErrorCode.IS_A_DIRECTORY, "upload", "NoSuchUpload"),
+    (ErrorCode.NOT_A_DIRECTORY, "upload", "NoSuchUpload"),
     # Nobody mapped these: internal by default.
     (ErrorCode.INTERNAL, "key", "InternalError"),
     (ErrorCode.CONFLICT, "key", "InternalError"),
