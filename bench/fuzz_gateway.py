@@ -14,6 +14,10 @@ side cleans a request up. The mix, by weight (``--mix`` prints it):
 
   signed      well-formed requests signed with SigV4 by botocore (PutObject, GetObject,
               HeadObject, DeleteObject, ListObjects(V2), multipart, tagging, ...)
+  params      signed requests whose query parameters and headers are hostile (so they reach
+              the handlers): list parameters, markers and tokens, encoding-type, max-keys,
+              part numbers, upload ids, version ids, copy sources and ranges, tagging,
+              checksums, ACL headers, storage classes, response-* overrides
   mutated     the same, signed, then one to three mutations: a header changed, dropped,
               duplicated or made huge, the query or path altered, the method changed, the
               body changed or cut, the signature flipped or truncated
@@ -74,8 +78,8 @@ if str(HERE.parent) not in sys.path:  # tests.integration.harness, from the repo
 REGION = "us-east-1"
 BUCKET = "fuzz"
 OBJECTS = [f"obj{i}" for i in range(8)]
-MIX = {"signed": 14, "mutated": 22, "garbage": 14, "paths": 12, "forged": 10, "chunked": 9,
-       "conditional": 8, "xml": 10, "stall": 1}
+MIX = {"signed": 10, "params": 12, "mutated": 18, "garbage": 12, "paths": 10, "forged": 9,
+       "chunked": 9, "conditional": 8, "xml": 11, "stall": 1}
 GATEWAY_DEADLINES = ["--header-timeout", "2", "--body-timeout", "2", "--idle-timeout", "5"]
 MAX_RESPONSE_BYTES = 1 << 20  # we read at most this much of any body
 
@@ -106,6 +110,7 @@ class Generator:
         self.rng = rng
         self.host = host
         self.credentials = Credentials(access_key, secret_key)
+        self.uploads: list[tuple[str, str]] = []  # (key, upload id) made by prepare()
         self.kinds = [k for k in MIX if stalls or k != "stall"]
         self.weights = [MIX[k] for k in self.kinds]
 
@@ -195,6 +200,53 @@ class Generator:
     def gen_signed(self) -> Req:
         method, target, body, headers = self.valid_request()
         return Req("signed", http_bytes(method, target, self.signed(method, target, body,
+                                                                      headers), body), method)
+
+    def hostile_value(self) -> str:
+        r = self.rng
+        return r.choice(["", "-1", "0", "1", "10001", "2147483648", "9" * 30, "9" * 5000, "x",
+                         "%", "null", "true", "url", "²", "\x00", "a/b/../c", "/" * 50,
+                         self.text(20), self.text(300)])
+
+    def gen_params(self) -> Req:
+        r = self.rng
+        key = r.choice(OBJECTS + ["k/" + self.text(6, "abc/")])
+        bucket_level = r.random() < 0.4
+        names = (["list-type", "prefix", "delimiter", "marker", "max-keys", "encoding-type",
+                  "continuation-token", "start-after", "fetch-owner", "key-marker",
+                  "version-id-marker", "upload-id-marker", "max-uploads", "versions",
+                  "uploads", "location", "versioning", "acl", "tagging", "policy", "cors"]
+                 if bucket_level else
+                 ["uploadId", "partNumber", "max-parts", "part-number-marker", "versionId",
+                  "tagging", "acl", "attributes", "uploads", "response-content-type",
+                  "response-content-disposition", "response-expires", "response-cache-control"])
+        query = [(r.choice(names), self.hostile_value()) for _ in range(r.randint(1, 4))]
+        if self.uploads and not bucket_level and r.random() < 0.4:  # a real upload
+            key, upload_id = r.choice(self.uploads)
+            query = [("uploadId", upload_id)] + [
+                (r.choice(["partNumber", "max-parts", "part-number-marker"]),
+                 r.choice([self.hostile_value(), str(r.randint(1, 10000))]))
+                for _ in range(r.randint(0, 2))]
+        method = r.choice(["GET", "GET", "HEAD", "PUT", "POST", "DELETE"])
+        headers: dict[str, str] = {}
+        for _ in range(r.randint(0, 3)):
+            name = r.choice([
+                "x-amz-copy-source", "x-amz-copy-source-range", "x-amz-tagging",
+                "x-amz-tagging-directive", "x-amz-metadata-directive", "x-amz-acl",
+                "x-amz-storage-class", "x-amz-checksum-algorithm", "x-amz-checksum-crc32",
+                "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm", "x-amz-object-attributes",
+                "x-amz-max-parts", "x-amz-part-number-marker", "x-amz-grant-read",
+                "x-amz-copy-source-if-match", "x-amz-copy-source-if-modified-since",
+                "x-amz-server-side-encryption", "x-amz-expected-bucket-owner", "Content-MD5",
+                "Content-Type", "x-amz-meta-" + self.text(5, "abc")])
+            value = self.hostile_value()
+            if name == "x-amz-copy-source" and r.random() < 0.5:
+                value = f"/{BUCKET}/{r.choice(OBJECTS)}" + r.choice(["", "?versionId=null",
+                                                                     "?versionId=" + value])
+            headers[name] = value.replace("\x00", "").replace("\r", "").replace("\n", "")
+        body = r.randbytes(r.choice([0, 0, 5])) if method in ("PUT", "POST") else b""
+        target = self.target(None if bucket_level else key, query)
+        return Req("params", http_bytes(method, target, self.signed(method, target, body,
                                                                       headers), body), method)
 
     def gen_mutated(self) -> Req:
@@ -371,6 +423,15 @@ class Generator:
             if method == "PUT":
                 hdrs.append(("Content-Length", "0"))
             return Req("forged", http_bytes(method, target, hdrs), method)
+        if r.random() < 0.2:  # SigV2 query authentication, forged
+            query = "&".join(f"{k}={v}" for k, v in r.sample([
+                ("AWSAccessKeyId", r.choice([self.credentials.access_key, "NOPE", ""])),
+                ("Signature", quote(base64.b64encode(r.randbytes(20)).decode(), safe="")),
+                ("Expires", r.choice([str(int(time.time()) + 60), "1", "9" * 30, "9" * 5000,
+                                      "-5", "x", ""]))], r.randint(1, 3)))
+            hdrs = [("Host", self.host)] + ([("Content-Length", "0")] if method == "PUT" else [])
+            return Req("forged", http_bytes(method, self.target(key) + "?" + query, hdrs),
+                       method)
         url = self.presigned(method, self.target(key), expires=r.choice([1, 60, 604800]))
         path, _, query = url.partition("?")
         pairs = [p.split("=", 1) for p in query.split("&")]
@@ -386,7 +447,8 @@ class Generator:
             elif m == 2:
                 pairs.append(list(r.choice(pairs)))
             elif m == 3:
-                pairs.append(["X-Amz-Expires", r.choice(["604801", "-1", "0", "9" * 30, "x"])])
+                pairs.append(["X-Amz-Expires", r.choice(["604801", "-1", "0", "9" * 30, "x",
+                                                          "9" * 5000, "%C2%B2"])])
             else:
                 pairs[i][1] = pairs[i][1][:-1] if pairs[i][1] else "0"
         target = path + "?" + "&".join("=".join(p) for p in pairs)
@@ -498,11 +560,15 @@ class Generator:
     def gen_xml(self) -> Req:
         r = self.rng
         body = self.xml_body()
+        upload_key, upload_id = r.choice(self.uploads or [("k", self.text(10, "abc0123"))])
         method, query = r.choice([("POST", [("delete", "")]), ("PUT", [("tagging", "")]),
                                   ("POST", [("uploadId", self.text(10, "abc0123"))]),
+                                  ("POST", [("uploadId", upload_id)]),
                                   ("PUT", [("versioning", "")]), ("PUT", [("acl", "")])])
         key = r.choice(OBJECTS) if query[0][0] in ("tagging", "uploadId") and r.random() < 0.7 \
             else None
+        if query[0] == ("uploadId", upload_id):
+            key = upload_key
         bucket = BUCKET if r.random() < 0.8 else "fuzz-new-" + self.text(5, "abc")
         if r.random() < 0.1:
             method, query, key = "PUT", None, None
@@ -690,11 +756,21 @@ def s3_client(endpoint: str, access_key: str, secret_key: str) -> Any:
                                       read_timeout=60))
 
 
-def prepare(client: Any) -> None:
+def prepare(client: Any) -> list[tuple[str, str]]:
+    """The bucket, its objects, and a few open multipart uploads (key, upload id) with a
+    part each, for requests to aim at."""
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=BUCKET)
     for i, key in enumerate(OBJECTS):
         client.put_object(Bucket=BUCKET, Key=key, Body=bytes(range(256)) * (i * 20 + 1))
+    uploads = []
+    for i in range(3):
+        key = f"mp{i}"
+        upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1,
+                           Body=b"p" * 100)
+        uploads.append((key, upload_id))
+    return uploads
 
 
 def final_put_get(client: Any) -> str | None:
@@ -808,10 +884,11 @@ def run(endpoint: str, access_key: str, secret_key: str, *, requests: int, seed:
         raise SystemExit("only http:// endpoints (the fuzzer speaks raw HTTP/1.1)")
     host, port = url.hostname or "127.0.0.1", url.port or 80
     client = s3_client(endpoint, access_key, secret_key)
-    prepare(client)
+    uploads = prepare(client)
     before = census() if census is not None else {}
     gen = Generator(random.Random(seed), f"{host}:{port}", access_key, secret_key,
                     stalls=stalls)
+    gen.uploads = uploads
     began = time.monotonic()
     stats = asyncio.run(fuzz(host, port, gen, requests, concurrency, timeout, progress))
     seconds = time.monotonic() - began
