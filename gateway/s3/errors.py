@@ -62,6 +62,10 @@ S3_ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType({
     "InvalidRequest": ErrorSpec(400, "Invalid Request"),
     "InvalidStorageClass": ErrorSpec(400, "The storage class you specified is not valid."),
     "BadRequest": ErrorSpec(400, "Bad Request"),
+    "AccessForbidden": ErrorSpec(
+        403, "CORSResponse: This CORS request is not allowed. This is usually because the "
+        "evalution of Origin, request method / Access-Control-Request-Method or "
+        "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."),
     "InvalidTag": ErrorSpec(400, "The tag provided was not a valid tag."),
     "InvalidURI": ErrorSpec(400, "Couldn't parse the specified URI."),
     "KeyTooLongError": ErrorSpec(400, "Your key is too long."),
@@ -139,6 +143,7 @@ S3_ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType({
     "PreconditionFailed": ErrorSpec(
         412, "At least one of the preconditions that you specified did not hold."),
     "InvalidRange": ErrorSpec(416, "The requested range is not satisfiable."),
+    "InvalidPartNumber": ErrorSpec(416, "The requested partnumber is not satisfiable"),
     # 5xx
     "InternalError": ErrorSpec(
         500, "We encountered an internal error. Please try again."),

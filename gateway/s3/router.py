@@ -167,7 +167,14 @@ def _operation(level: str, table: Mapping[str, _Methods], default: _Methods, met
     return op
 
 
-def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
+def _bucket_operation(method: str, query: Mapping[str, str],
+                      headers: Mapping[str, str]) -> str:
+    if method == "POST" and not any(sub in query for sub in _BUCKET_SUBRESOURCES):
+        # PostObject (a browser form) is not served; anything but a form is S3's 412.
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise S3Error("PreconditionFailed", Condition="Bucket POST must be of the "
+                          "enclosure-type multipart/form-data")
     op = _operation("BUCKET", _BUCKET_SUBRESOURCES, _BUCKET_DEFAULT, method, query)
     if op == "ListObjects" and query.get("list-type") == "2":
         return "ListObjectsV2"
@@ -194,7 +201,12 @@ def resolve(method: str, host: str, raw_path: str, query: Mapping[str, str],
             headers: Mapping[str, str], *, domain: str | None = None) -> Endpoint:
     """Route one request. ``raw_path`` is still percent-encoded and has no query string."""
     if method == "OPTIONS":
-        raise S3Error("NotImplemented")  # CORS preflight is not supported yet
+        # A CORS preflight. No bucket has a CORS configuration here (PutBucketCors is not
+        # served), so these are S3's answers for a bucket without one.
+        if not _has_header(headers, "origin"):
+            raise S3Error("BadRequest", "Insufficient information. Origin request header "
+                          "needed.")
+        raise S3Error("AccessForbidden")
     if not raw_path.startswith("/"):
         raise S3Error("InvalidURI")
     hostname = _split_host(host)
@@ -215,5 +227,5 @@ def resolve(method: str, host: str, raw_path: str, query: Mapping[str, str],
     if not _ROUTABLE.fullmatch(bucket):
         raise S3Error("InvalidBucketName", BucketName=bucket)
     if key is None:
-        return Endpoint(_bucket_operation(method, query), bucket, None, style)
+        return Endpoint(_bucket_operation(method, query, headers), bucket, None, style)
     return Endpoint(_object_operation(method, query, headers), bucket, key, style)

@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.harness import Cluster
+from tests.integration.harness import Cluster, http_request
 
 CLUSTER_OPTIONS = {"gateway": True,
                    "gateway_args": ["--workers", "1", "--header-timeout", "1",
@@ -314,3 +314,24 @@ def test_multipart_calls_on_keys_no_upload_can_have_are_no_such_upload(s3: Any,
         with pytest.raises(ClientError) as info:
             getattr(s3, call)(Bucket=BUCKET, Key=key, UploadId="no-such-upload", **extra)
         assert error_of(info.value) == (404, "NoSuchUpload"), call
+
+
+def test_get_of_a_part_number_checks_it_before_refusing_single_parts(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="one-part", Body=b"whole")
+    for number, expected in ((0, (400, "InvalidArgument")), (3, (416, "InvalidPartNumber")),
+                             (10001, (400, "InvalidArgument"))):
+        with pytest.raises(ClientError) as info:
+            s3.get_object(Bucket=BUCKET, Key="one-part", PartNumber=number)
+        assert error_of(info.value) == expected, number
+    assert s3.get_object(Bucket=BUCKET, Key="one-part", PartNumber=1)["Body"].read() == b"whole"
+
+
+def test_cors_preflight_and_bucket_post_get_s3s_answers(shared_cluster: Cluster) -> None:
+    url = f"{shared_cluster.gateway_url}/{BUCKET}/k"
+    assert http_request("OPTIONS", url)[0] == 400
+    status, body = http_request("OPTIONS", url, headers={
+        "Origin": "https://example.com", "Access-Control-Request-Method": "GET"})
+    assert (status, code_of(body)) == (403, "AccessForbidden")
+    status, body = http_request("POST", f"{shared_cluster.gateway_url}/{BUCKET}", body=b"x",
+                                headers={"Content-Type": "text/plain"})
+    assert (status, code_of(body)) == (412, "PreconditionFailed")

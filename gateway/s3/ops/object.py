@@ -122,6 +122,15 @@ async def _lookup(s3: S3Request, *, with_blocks: bool, offset: int = 0,
 def _read_headers(s3: S3Request, entry: FileEntry | DirEntry) -> dict[str, str]:
     part_number = s3.query.get("partNumber")
     if part_number is not None and part_number != "1":
+        from gateway.s3.ops.multipart import part_number_of  # multipart imports this module
+
+        number = part_number_of(s3)  # a malformed one is InvalidArgument, as in S3
+        md5 = entry.md5 if isinstance(entry, FileEntry) else ""
+        _, dash, count = md5.rpartition("-")
+        parts = int(count) if dash and count.isdigit() else 1
+        if number > parts:
+            raise S3Error("InvalidPartNumber", PartNumberRequested=str(number),
+                          ActualPartCount=str(parts))
         raise S3Error("NotImplemented", "Reading a single part is not supported")
     checksum_mode = s3.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(entry, with_checksums=checksum_mode)

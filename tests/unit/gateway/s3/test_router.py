@@ -213,18 +213,34 @@ def test_wrong_method_is_method_not_allowed(method, path, query):
     ("PUT", "/bkt", {"requestPayment": ""}),
     ("PUT", "/bkt", {"accelerate": ""}),
     ("PUT", "/bkt", {"publicAccessBlock": ""}),
-    ("POST", "/bkt", {}),                       # browser-form PostObject
     ("POST", "/bkt/k", {"restore": ""}),
     ("POST", "/bkt/k", {"select": "", "select-type": "2"}),
     ("PUT", "/bkt/k", {"retention": ""}),
     ("PUT", "/bkt/k", {"legal-hold": ""}),
     ("GET", "/bkt/k", {"torrent": ""}),
-    ("OPTIONS", "/bkt/k", {}),                  # CORS preflight
-    ("OPTIONS", "/", {}),
 ])
 def test_recognised_but_unsupported_is_not_implemented(method, path, query):
     with pytest.raises(S3Error) as info:
         _route(method, path, query)
+    assert (info.value.code, info.value.status) == ("NotImplemented", 501)
+
+
+@pytest.mark.parametrize("path", ["/", "/bkt", "/bkt/k"])
+def test_cors_preflight_is_answered_as_s3_answers_without_a_cors_configuration(path):
+    with pytest.raises(S3Error) as info:
+        resolve("OPTIONS", "h", path, {}, {})
+    assert (info.value.code, info.value.status) == ("BadRequest", 400)
+    with pytest.raises(S3Error) as info:
+        resolve("OPTIONS", "h", path, {}, {"Origin": "https://example.com"})
+    assert (info.value.code, info.value.status) == ("AccessForbidden", 403)
+
+
+def test_bucket_post_needs_a_form_and_a_form_is_not_implemented():
+    with pytest.raises(S3Error) as info:
+        resolve("POST", "h", "/bkt", {}, {"Content-Type": "application/xml"})
+    assert (info.value.code, info.value.status) == ("PreconditionFailed", 412)
+    with pytest.raises(S3Error) as info:
+        resolve("POST", "h", "/bkt", {}, {"Content-Type": "multipart/form-data; boundary=x"})
     assert (info.value.code, info.value.status) == ("NotImplemented", 501)
 
 
