@@ -10,9 +10,6 @@ stops working within that time on every nameserver.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 import string
 import time
@@ -59,13 +56,6 @@ def new_access_key() -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(30)  # 40 characters
-
-
-def _sigv4_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
 
 
 class Access:
@@ -167,15 +157,15 @@ class Access:
         found = await self._key(req.access_key)
         if found is None:
             raise WireError(ErrorCode.NOT_FOUND, "unknown access key")
-        key = _sigv4_key(found[1], req.date, req.region, req.service)
+        key = auth.sigv4_signing_key(found[1], req.date, req.region, req.service)
         return SigningKeyResponse(user=found[0], key=key.hex())
 
     async def sign_v2(self, req: SignV2Request) -> SignV2Response:
         found = await self._key(req.access_key)
         if found is None:
             raise WireError(ErrorCode.NOT_FOUND, "unknown access key")
-        digest = hmac.new(found[1].encode(), req.string_to_sign.encode(), hashlib.sha1).digest()
-        return SignV2Response(user=found[0], signature=base64.b64encode(digest).decode())
+        return SignV2Response(user=found[0],
+                              signature=auth.sigv2_signature(found[1], req.string_to_sign))
 
     # -- buckets ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ Rule 3: the secret never travels; signatures are compared in constant time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -51,6 +52,23 @@ def sign(creds: Credentials, method: str, path: str, body: bytes, *,
     date = str(int(time.time() if now is None else now))
     return {ACCESS_KEY_HEADER: creds.access_key, DATE_HEADER: date,
             SIGNATURE_HEADER: signature(creds.secret, method, path, date, body)}
+
+
+def sigv4_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """S3's SigV4 key: HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
+    "aws4_request"). Here because the nameserver derives it for the gateway (which checks
+    users' signatures with it, never holding their secrets) and the gateway for root."""
+    key = ("AWS4" + secret).encode("utf-8")
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def sigv2_signature(secret: str, string_to_sign: str) -> str:
+    """S3's SigV2 signature: base64 HMAC-SHA1 of the string to sign with the secret."""
+    digest = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"),
+                      hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 class AuthError(Exception):

@@ -23,7 +23,6 @@ Rules:
 
 from __future__ import annotations
 
-import base64
 import calendar
 import email.utils
 import functools
@@ -37,6 +36,7 @@ from typing import Protocol
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from gateway.s3.errors import S3Error
+from plen.auth import sigv2_signature, sigv4_signing_key
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -96,15 +96,10 @@ def sha256_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
-
-
 @functools.lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
-    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")."""
-    k_date = _hmac(("AWS4" + secret).encode("utf-8"), date)
-    return _hmac(_hmac(_hmac(k_date, region), service), "aws4_request")
+    """plen.auth.sigv4_signing_key, cached (Rule 4)."""
+    return sigv4_signing_key(secret, date, region, service)
 
 
 def _same(expected: str, provided: str) -> bool:
@@ -284,11 +279,7 @@ class StaticKeys:
 
     async def v2(self, access_key: str, string_to_sign: str) -> str | None:
         secret = self._secrets.get(access_key)
-        if secret is None:
-            return None
-        digest = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"),
-                          hashlib.sha1).digest()
-        return base64.b64encode(digest).decode("ascii")
+        return None if secret is None else sigv2_signature(secret, string_to_sign)
 
 
 async def authenticate(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
