@@ -15,7 +15,7 @@ import string
 import time
 from collections.abc import Callable, Mapping
 
-from nameserver.namespace import dir_entry
+from nameserver.namespace import MAX_PAGE, Namespace
 from nameserver.settings import Settings
 from nameserver.store.redis_store import RedisStore
 from plen import auth
@@ -44,6 +44,7 @@ from plen.wire.access import (
     WhoAmIResponse,
 )
 from plen.wire.errors import ErrorCode, WireError
+from plen.wire.namespace import DirEntry, ListDirRequest, sort_name
 
 KEY_CACHE_S = 2.0
 MAX_KEYS_PER_USER = 2  # as IAM: one in use and one being rotated in
@@ -59,9 +60,10 @@ def new_secret() -> str:
 
 
 class Access:
-    def __init__(self, store: RedisStore, settings: Settings, *,
+    def __init__(self, store: RedisStore, settings: Settings, namespace: Namespace, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.namespace = namespace
         self.root_user = settings.root_user
         self._root_secret = settings.root_password
         self.clock = clock
@@ -216,13 +218,11 @@ class Access:
 
     async def _top_dirs(self) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
-        lo = b"-"
+        after: str | None = None
         while True:
-            rows = await self.store.list_members([], lo, b"+", 1000)
-            for member, raw in rows:
-                name = member.decode()
-                if name.endswith("/"):
-                    out.append((name[:-1], dir_entry(name[:-1], raw).mtime))
-            if len(rows) < 1000:
+            page = await self.namespace.list_dir(ListDirRequest(path="/", start_after=after,
+                                                                limit=MAX_PAGE))
+            out += [(e.name, e.mtime) for e in page.entries if isinstance(e, DirEntry)]
+            if not page.truncated or not page.entries:
                 return out
-            lo = b"(" + rows[-1][0]
+            after = sort_name(page.entries[-1])

@@ -79,7 +79,7 @@ def _store_context(injected: RedisStore | None):
         app[store_key] = store
         app[membership_key] = membership
         app[namespace_key] = Namespace(store, settings, membership)
-        access = app[access_service_key] = Access(store, settings)
+        access = app[access_service_key] = Access(store, settings, app[namespace_key])
         app[authorizer_key] = Authorizer(access, store)
         app[uploads_key] = Uploads(store, settings)
         app[gc_key] = GCWorker(store)

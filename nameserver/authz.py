@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 from nameserver.access import Access
-from nameserver.namespace import split_path
+from nameserver.namespace import MAX_PAGE, split_path
 from nameserver.store.redis_store import RedisStore
 from plen.access import (
     DELETE_OBJECT,
@@ -134,13 +134,19 @@ class Authorizer:
                         req: ns.ListDirRequest) -> ns.ListDirResponse:
         """A user listing ``/`` sees the buckets they own (as S3's ListBuckets), paged the
         same way as any directory."""
-        names = sorted((b.name + "/", b) for b in await self.access.buckets(principal.user))
-        names = [(member, b) for member, b in names if member.startswith(req.prefix)
-                 and (req.start_after is None or member > req.start_after)]
-        limit = max(1, min(req.limit, 1000))
-        entries = [ns.DirEntry(name=b.name, mtime=b.mtime, marker=True)
-                   for _, b in names[:limit]]
-        return ns.ListDirResponse(entries=entries, truncated=len(names) > limit)
+        # buckets() comes in listing order already (nameserver/access.py).
+        mine = [ns.DirEntry(name=b.name, mtime=b.mtime, marker=True)
+                for b in await self.access.buckets(principal.user)]
+        mine = [e for e in mine if ns.sort_name(e).startswith(req.prefix)
+                and (req.start_after is None or ns.sort_name(e) > req.start_after)]
+        limit = max(1, min(req.limit, MAX_PAGE))
+        return ns.ListDirResponse(entries=mine[:limit], truncated=len(mine) > limit)
+
+def top_level(path: str) -> str | None:
+    """The name of the bucket ``path`` names itself (a top-level directory), else None."""
+    comps, _ = split_path(path)
+    return comps[0] if len(comps) == 1 else None
+
 
 def _depth(path: str) -> int:
     comps, _ = split_path(path)

@@ -19,6 +19,7 @@ from nameserver.appkeys import (
     servers_key,
     uploads_key,
 )
+from nameserver.authz import top_level
 from plen.access import Principal
 from plen.service import json_response
 from plen.wire import access as wa
@@ -75,24 +76,26 @@ async def list_dir(request: web.Request, principal: Principal, req: ns.ListDirRe
 
 async def mkdir(request: web.Request, principal: Principal, req: ns.MkdirRequest):
     resp = await _ns(request).mkdir(req)
-    if req.path.strip("/").count("/") == 0 and resp.created:
+    bucket = top_level(req.path)
+    if bucket is not None and resp.created:
         # A new bucket: its maker owns it (the gateway, as root, names the S3 user).
         owner = req.owner if principal.root and req.owner else principal.user
-        await request.app[access_service_key].claim(req.path.strip("/"), owner, req.acl)
+        await request.app[access_service_key].claim(bucket, owner, req.acl)
     return resp
 
 
 async def rmdir(request: web.Request, principal: Principal, req: ns.RmdirRequest):
     resp = await _ns(request).rmdir(req)
-    if req.path.strip("/").count("/") == 0:
-        await request.app[access_service_key].store.drop_bucket_access(req.path.strip("/"))
+    bucket = top_level(req.path)
+    if bucket is not None:
+        await request.app[access_service_key].store.drop_bucket_access(bucket)
     return resp
 
 
 async def rename(request: web.Request, principal: Principal, req: ns.RenameRequest):
     resp = await _ns(request).rename(req)
-    src, dst = req.src.strip("/"), req.dst.strip("/")
-    if req.kind == "dir" and "/" not in src and "/" not in dst:
+    src, dst = top_level(req.src), top_level(req.dst)
+    if req.kind == "dir" and src is not None and dst is not None:
         await request.app[access_service_key].store.move_bucket_access(src, dst)
     return resp
 

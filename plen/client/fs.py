@@ -48,6 +48,7 @@ from plen.wire.namespace import (
     StatResponse,
     WalkItem,
     WalkResponse,
+    sort_name,
 )
 from plen.wire.types import BlockRef, Replica, ServerId
 
@@ -59,11 +60,6 @@ Finish = Callable[[str, int], "dict[str, str] | None"]
 
 # Hash buffers at least this big in a worker thread, so the event loop keeps serving.
 _THREAD_HASH_MIN_BYTES = 256 * 1024
-
-
-def sort_name(entry: FileEntry | DirEntry) -> str:
-    """The name a directory listing sorts and resumes by: a directory sorts as ``name/``."""
-    return entry.name + "/" if isinstance(entry, DirEntry) else entry.name
 
 
 class _SourceReader:

@@ -56,6 +56,11 @@ class DirEntry:
 Entry = FileEntry | DirEntry
 
 
+def sort_name(entry: Entry) -> str:
+    """The name a directory listing sorts and resumes by: a directory sorts as ``name/``."""
+    return entry.name + "/" if isinstance(entry, DirEntry) else entry.name
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterInfoResponse:
     ENDPOINT: ClassVar[str] = "cluster-info"
