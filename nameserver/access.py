@@ -21,7 +21,6 @@ from nameserver.store.redis_store import RedisStore
 from plen import auth
 from plen.access import (
     USER_NAME,
-    BucketRules,
     PolicyError,
     Principal,
     canned_acl,
@@ -171,15 +170,10 @@ class Access:
 
     # -- buckets ----------------------------------------------------------------------------
 
-    async def rules(self, bucket: str) -> BucketRules:
-        record = await self.store.bucket_access(bucket)
-        return BucketRules(bucket=bucket, owner=record.get("owner") or self.root_user,
-                           acl=record.get("acl") or "private", policy=record.get("policy"))
-
     async def bucket_access(self, bucket: str) -> BucketAccess:
-        rules = await self.rules(bucket)
-        return BucketAccess(bucket=bucket, owner=rules.owner, acl=rules.acl,
-                            policy=rules.policy)
+        record = await self.store.bucket_access(bucket)
+        return BucketAccess(bucket=bucket, owner=record.get("owner") or self.root_user,
+                            acl=record.get("acl") or "private", policy=record.get("policy"))
 
     async def claim(self, bucket: str, owner: str, acl: str | None) -> None:
         stored = canned_acl(acl or "private")
@@ -200,8 +194,7 @@ class Access:
             except PolicyError as exc:
                 raise WireError(ErrorCode.INVALID, str(exc), policy=True) from None
             fields["policy"] = req.policy
-        rules = await self.rules(req.bucket)
-        fields.setdefault("owner", rules.owner)  # a bucket made before owners: root's
+        fields.setdefault("owner", (await self.bucket_access(req.bucket)).owner)  # a bucket made before owners: root's
         await self.store.set_bucket_access(req.bucket, fields,
                                            ["policy"] if req.delete_policy else [])
         return await self.bucket_access(req.bucket)

@@ -108,7 +108,7 @@ class Authorizer:
             raise _refuse(principal, f"{_verb(action)} /")
         bucket = comps[0]
         key = path[len(bucket) + 2:] or None
-        rules = await self.access.rules(bucket)
+        rules = await self.access.bucket_access(bucket)
         if allowed(principal, action, rules, key=key):
             return
         if action == GET_OBJECT and key and await self._object_acl_allows(principal, rules,

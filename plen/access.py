@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from plen.wire.access import BucketAccess  # what decides access to one bucket
+
 GET_OBJECT = "s3:GetObject"
 PUT_OBJECT = "s3:PutObject"
 LIST_BUCKET = "s3:ListBucket"
@@ -246,21 +248,11 @@ def _cached_policy(text: str, bucket: str) -> Policy:
 # ------------------------------------------------------------------------------ decisions
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BucketRules:
-    """What decides access to one bucket."""
-
-    bucket: str
-    owner: str
-    acl: str = "private"
-    policy: str | None = None
-
-
 def resource(bucket: str, key: str | None = None) -> str:
     return f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
 
 
-def allowed(principal: Principal, action: str, rules: BucketRules, *, key: str | None = None,
+def allowed(principal: Principal, action: str, rules: BucketAccess, *, key: str | None = None,
             object_acl: str | None = None) -> bool:
     """May ``principal`` do ``action`` (a data action, or OWNER_ONLY) on the bucket or on
     ``key`` in it? ``object_acl``: the object's canned ACL, where reading it may help."""

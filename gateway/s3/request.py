@@ -24,8 +24,9 @@ from gateway.s3.router import Endpoint, resolve
 from gateway.s3.sigv4 import AuthResult, authenticate
 from gateway.s3.xml import Owner
 from gateway.settings import Settings
-from plen.access import GET_OBJECT, BucketRules, Principal, allowed, owner_id
+from plen.access import GET_OBJECT, Principal, allowed, owner_id
 from plen.client.fs import FileSystem
+from plen.wire.access import BucketAccess
 from plen.wire.errors import WireError
 from plen.wire.namespace import FileEntry
 
@@ -54,7 +55,7 @@ class S3Request:
     request_id: str
     principal: Principal
     _payload: Payload | None = field(default=None)
-    _rules: dict[str, BucketRules] = field(default_factory=dict)
+    _rules: dict[str, BucketAccess] = field(default_factory=dict)
 
     @property
     def owner(self) -> Owner:
@@ -69,15 +70,13 @@ class S3Request:
         await self.bucket_rules()
         return self.owner
 
-    async def bucket_rules(self, bucket: str | None = None) -> BucketRules:
+    async def bucket_rules(self, bucket: str | None = None) -> BucketAccess:
         bucket = bucket or self.bucket
         if bucket not in self._rules:
             try:
-                found = await self.fs.nameserver.bucket_access(bucket)
+                self._rules[bucket] = await self.fs.nameserver.bucket_access(bucket)
             except WireError as err:
                 raise from_wire(err, "bucket") from err
-            self._rules[bucket] = BucketRules(bucket=bucket, owner=found.owner, acl=found.acl,
-                                              policy=found.policy)
         return self._rules[bucket]
 
     async def may(self, action: str, bucket: str | None = None, key: str | None = None,

@@ -13,7 +13,6 @@ from plen.access import (
     LIST_BUCKET,
     OWNER_ONLY,
     PUT_OBJECT,
-    BucketRules,
     PolicyError,
     Principal,
     allowed,
@@ -21,6 +20,7 @@ from plen.access import (
     owner_id,
     parse_policy,
 )
+from plen.wire.access import BucketAccess
 
 ROOT = Principal("root", root=True)
 ALICE = Principal("alice")
@@ -28,8 +28,8 @@ BOB = Principal("bob")
 ACTIONS = (GET_OBJECT, PUT_OBJECT, LIST_BUCKET, DELETE_OBJECT, OWNER_ONLY)
 
 
-def rules(acl: str = "private", policy: dict | None = None) -> BucketRules:
-    return BucketRules(bucket="b", owner="alice", acl=acl,
+def rules(acl: str = "private", policy: dict | None = None) -> BucketAccess:
+    return BucketAccess(bucket="b", owner="alice", acl=acl,
                        policy=json.dumps(policy) if policy is not None else None)
 
 
