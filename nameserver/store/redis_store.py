@@ -27,7 +27,7 @@ _LUA_ERROR = re.compile(r"PLEN (\w+) (.*)", re.S)
 SCRIPTS = ("commit_file", "delete_file", "mkdir", "rmdir", "rename", "init", "collect_trash",
            "collect_block", "expire_allocation", "list_dir", "acquire_lease", "replace_entry",
            "create_upload", "put_part", "abort_upload", "list_uploads", "add_user", "add_key",
-           "remove_key", "remove_user")
+           "remove_key", "remove_user", "get_entries")
 
 
 def _load_lua(name: str) -> str:
@@ -155,10 +155,7 @@ class RedisStore:
         """(file entry, directory entry) named by ``path``; the root is a directory."""
         if not path:
             return None, json.dumps({"k": "d", "id": await self.root_id(), "m": 1, "t": 0})
-        parent = await self.dir_id(path[:-1], file_is_error=True)
-        if parent is None:
-            return None, None
-        f, d = await self._call(self.redis.hmget(keys.dir_key(parent), path[-1], path[-1] + "/"))
+        f, d = await self._script("get_entries", *_comps(path))
         return (f.decode() if f else None), (d.decode() if d else None)
 
     async def root_id(self) -> str:
@@ -168,16 +165,12 @@ class RedisStore:
             root = await self._call(self.redis.get(keys.root_key()))
         return root.decode()
 
-    async def dir_id(self, path: list[str], *, file_is_error: bool = False) -> str | None:
-        """The id of the directory at ``path``, None if missing; with ``file_is_error``, a
-        file standing where a directory is needed raises NOT_A_DIRECTORY (as POSIX does)."""
+    async def dir_id(self, path: list[str]) -> str | None:
+        """The id of the directory at ``path``, None if missing."""
         cur = await self.root_id()
         for name in path:
-            raw, file_raw = await self._call(
-                self.redis.hmget(keys.dir_key(cur), name + "/", name))
+            raw = await self._call(self.redis.hget(keys.dir_key(cur), name + "/"))
             if raw is None:
-                if file_is_error and file_raw is not None:
-                    raise WireError(ErrorCode.NOT_A_DIRECTORY, f"not a directory: {name}")
                 return None
             cur = json.loads(raw)["id"]
         return cur

@@ -396,6 +396,36 @@ def test_boto3_client_keeps_working_after_a_put_to_a_missing_bucket(fresh_s3: An
         assert got.read() == OBJ_BODY
 
 
+def test_put_right_after_its_bucket_was_deleted_is_refused_and_stores_nothing(
+        setup: Cluster, s3: Any) -> None:
+    # Every gateway worker has just seen the bucket (gateway/seen_buckets.py), so Expect may
+    # be answered with 100 Continue; the PUT must still fail as S3 does, with nothing kept.
+    bucket = "errs-gone"
+    s3.create_bucket(Bucket=bucket)
+    for i in range(8):
+        s3.put_object(Bucket=bucket, Key=f"warm-{i}", Body=b"w")
+        s3.delete_object(Bucket=bucket, Key=f"warm-{i}")
+    s3.delete_bucket(Bucket=bucket)
+    body = os.urandom(4096)
+    for i in range(4):  # several connections: each worker answers some
+        target = f"/{bucket}/after-{i}"
+        headers = sign(setup, "PUT", target, body=body)
+        headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
+        conn = RawConnection(setup)
+        try:
+            conn.send_head("PUT", target, headers)
+            reply = conn.read_response()
+            if reply.status == 100:
+                conn.sock.sendall(body)
+                reply = conn.read_response()
+        finally:
+            conn.close()
+        assert_error(reply, 404, "NoSuchBucket")
+    with pytest.raises(ClientError) as err:
+        s3.head_bucket(Bucket=bucket)
+    assert err.value.response["Error"]["Code"] in ("404", "NoSuchBucket")
+
+
 def test_expect_continue_with_a_wrong_secret_is_refused_before_the_body(
         setup: Cluster) -> None:
     body = b"x" * 4096

@@ -411,3 +411,19 @@ async def test_reported_bad_replica_stops_counting_and_marks_block(env):
                                                         reason="crc"))
     assert (await store.replicas_of([bid]))[0] == sorted(SERVERS[1:])
     assert bid in await store.underreplicated()
+
+
+async def test_stat_resolves_a_path_as_posix_does(env):
+    ns, *_ = env
+    await ns.mkdir(MkdirRequest(path="/b"))
+    await ns.mkdir(MkdirRequest(path="/b/sub"))
+    await put_inline(ns, "/b/sub/f")
+    found = await ns.stat(StatRequest(path="/b/sub/f"))
+    assert found.file is not None and found.file.name == "f" and found.dir is None
+    assert (await ns.stat(StatRequest(path="/b/sub"))).dir is not None
+    for missing in ("/b/nope", "/b/nope/deeper/f", "/nope/f"):
+        st = await ns.stat(StatRequest(path=missing))
+        assert (st.file, st.dir) == (None, None), missing
+    with pytest.raises(WireError) as info:
+        await ns.stat(StatRequest(path="/b/sub/f/x"))
+    assert info.value.code is ErrorCode.NOT_A_DIRECTORY

@@ -17,6 +17,7 @@ from gateway.s3.ops.common import (
 )
 from gateway.s3.request import S3Request
 from gateway.s3.router import valid_bucket_name
+from gateway.seen_buckets import seen_buckets_key
 from plen.access import MAX_POLICY_BYTES, PolicyError, parse_policy
 from plen.wire.access import SetBucketAccessRequest
 from plen.wire.errors import ErrorCode, WireError
@@ -59,6 +60,7 @@ async def head_bucket(s3: S3Request) -> web.Response:
 async def delete_bucket(s3: S3Request) -> web.Response:
     with wire_errors("bucket", BucketName=s3.bucket):
         await s3.fs.rmdir(s3.bucket_path)
+    s3.request.app[seen_buckets_key].forget(s3.bucket)
     return web.Response(status=204)
 
 
