@@ -17,6 +17,9 @@ Limits, measured first on the file system of --dir (where every target keeps its
   disk read    the same file read back after fsync and POSIX_FADV_DONTNEED (not the page cache);
   loopback     one TCP connection between two processes (bench_repair.loopback_tcp_mbps);
   MD5, CRC32C  of this Python, one core (hashlib; plen.checksum, what blocks are checked with).
+  client       the benchmark's own put_object / get_object (one stream) against
+               bench/null_s3.py, a server that drops what it gets and sends a file with
+               sendfile: the most this client reaches here, whatever the server.
   Ceilings: a replicated PUT on one machine writes every byte RF (3) times, so disk write / 3;
   a GET reads once and crosses loopback, so min(disk read, loopback).
 
@@ -91,6 +94,7 @@ if str(HERE.parent) not in sys.path:  # bench.* and tests.integration.harness, f
 
 from bench.bench_dfs import MiB, disk_write_mbps, file_md5, make_file  # noqa: E402
 from bench.bench_repair import loopback_tcp_mbps  # noqa: E402
+from bench.null_s3 import client_mbps  # noqa: E402
 from bench.peers import REGION, STARTERS, Peer, PeerUnavailableError  # noqa: E402
 from plen.checksum import crc32c  # noqa: E402
 from tests.integration.harness import Cluster  # noqa: E402
@@ -318,6 +322,8 @@ class Limits:
     loopback: float
     md5: float
     crc32c: float
+    client_put: float  # boto3 against bench/null_s3.py: what the client itself reaches
+    client_get: float
 
     @property
     def put_ceiling(self) -> float:
@@ -329,12 +335,14 @@ class Limits:
 
 
 def measure_limits(directory: Path, size: int) -> Limits:
-    progress(f"limits: disk write, disk read, loopback, MD5, CRC32C ({size // MiB} MiB each)")
+    progress(f"limits: disk write, disk read, loopback, MD5, CRC32C, the client against a "
+             f"null endpoint ({size // MiB} MiB each)")
+    client_put, client_get = client_mbps(directory, size, large_put_stream, large_get_stream)
     return Limits(disk_write=disk_write_mbps(directory, size),
                   disk_read=disk_read_mbps(directory, size),
                   loopback=loopback_tcp_mbps(size),
                   md5=hash_mbps(hashlib.md5().update, size),
-                  crc32c=crc32c_mbps(size))
+                  crc32c=crc32c_mbps(size), client_put=client_put, client_get=client_get)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1070,6 +1078,13 @@ def judge(table: Table, plan: Plan, limits: Limits | None, ran: list[str]) -> li
         out.append(f"Large GET ({size_name(big)}) >= 0.5 x loopback = {want:.0f} MiB/s: "
                    f"slowest {fmt_mib(worst)} -> "
                    f"{verdict(None if worst is None else worst >= want)}")
+        stream_put = figures([large["put_stream_s"]])
+        stream_get = figures([large["get_stream_s"]])
+        if stream_put and stream_get:
+            out.append(f"(information) the client alone, one stream against a null endpoint: "
+                       f"PUT {limits.client_put:.0f} MiB/s, GET {limits.client_get:.0f} MiB/s; "
+                       f"Plenilune's one-stream PUT is {stream_put[0][1] / limits.client_put:.2f}"
+                       f" of it, its GET {stream_get[0][1] / limits.client_get:.2f}")
     else:
         out.append("Large PUT / GET against the limits -> not measured")
 
@@ -1236,6 +1251,10 @@ def main() -> int:
                  f"| loopback TCP, one connection, two processes | {limits.loopback:.0f} MiB/s |\n"
                  f"| MD5, one core | {limits.md5:.0f} MiB/s |\n"
                  f"| CRC32C, one core | {limits.crc32c:.0f} MiB/s |\n"
+                 f"| this client (boto3 put_object, one stream) against a null endpoint "
+                 f"that reads and drops | {limits.client_put:.0f} MiB/s |\n"
+                 f"| this client (boto3 get_object, one stream) against a null endpoint "
+                 f"that answers with sendfile | {limits.client_get:.0f} MiB/s |\n"
                  f"| ceiling: replicated PUT = disk write / RF {RF} | "
                  f"{limits.put_ceiling:.0f} MiB/s |\n"
                  f"| ceiling: GET = min(disk read, loopback) | {limits.get_ceiling:.0f} MiB/s |\n")

@@ -141,3 +141,13 @@ def test_large_object_round_trips_single_stream_and_multipart(bench: ModuleType,
                                           result.upload_file_s, result.download_file_s))
     assert result.peak_rss_bytes > 0
     assert bench.tree_rss(target.pids) > 0
+
+
+def test_null_endpoint_takes_puts_and_serves_its_file(bench: ModuleType, tmp_path: Path) -> None:
+    # large_get_stream checks the MD5 of what comes back: a null endpoint serving anything
+    # but its file fails here, and both probes must have moved every byte.
+    from bench.null_s3 import client_mbps
+
+    put, get = client_mbps(tmp_path, 4 * MiB, bench.large_put_stream, bench.large_get_stream)
+    assert put > 0 and get > 0
+    assert list(tmp_path.iterdir()) == []
