@@ -133,6 +133,20 @@ class RawConnection:
         return Reply(int(status), reason, headers, body)
 
 
+def expect_put(cluster: Cluster, target: str, body: bytes, **sign_kw: Any) -> RawConnection:
+    """A connection that has sent the head of a signed PUT of ``body`` with
+    ``Expect: 100-continue``, and not the body."""
+    headers = sign(cluster, "PUT", target, body=body, **sign_kw)
+    headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
+    conn = RawConnection(cluster)
+    try:
+        conn.send_head("PUT", target, headers)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 # -- fixtures -------------------------------------------------------------------------------
 
 
@@ -320,11 +334,8 @@ def test_boto3_with_a_wrong_secret(setup: Cluster) -> None:
 def test_expect_continue_to_a_missing_bucket_gets_404_before_the_body(setup: Cluster) -> None:
     body = os.urandom(64 * 1024)
     target = f"/{MISSING_BUCKET}/key"
-    headers = sign(setup, "PUT", target, body=body)
-    headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
-    conn = RawConnection(setup)
+    conn = expect_put(setup, target, body)
     try:
-        conn.send_head("PUT", target, headers)
         reply = conn.read_response()  # the body has not been sent
     finally:
         conn.close()
@@ -336,11 +347,8 @@ def test_expect_continue_to_a_missing_bucket_gets_404_before_the_body(setup: Clu
 def test_expect_continue_to_a_good_put_gets_100_then_200(setup: Cluster, s3: Any) -> None:
     body = os.urandom(256 * 1024 + 7)
     target = f"/{BUCKET}/continued"
-    headers = sign(setup, "PUT", target, body=body)
-    headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
-    conn = RawConnection(setup)
+    conn = expect_put(setup, target, body)
     try:
-        conn.send_head("PUT", target, headers)
         interim = conn.read_response()
         assert (interim.status, interim.body) == (100, b"")
         conn.sock.sendall(body)
@@ -362,11 +370,8 @@ def test_connection_after_a_refused_expect_continue_serves_the_next_request(
     # Shorter than the next request's head: a server that takes the next request for this
     # body answers the rest of it at once instead of after a lingering timeout.
     body = os.urandom(16)
-    headers = sign(setup, "PUT", target, body=body)
-    headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
-    conn = RawConnection(setup)
+    conn = expect_put(setup, target, body)
     try:
-        conn.send_head("PUT", target, headers)
         refused = conn.read_response()
         assert_error(refused, 404, "NoSuchBucket")
         if refused.headers.get("Connection", "").lower() == "close":
@@ -409,11 +414,8 @@ def test_put_right_after_its_bucket_was_deleted_is_refused_and_stores_nothing(
     body = os.urandom(4096)
     for i in range(4):  # several connections: each worker answers some
         target = f"/{bucket}/after-{i}"
-        headers = sign(setup, "PUT", target, body=body)
-        headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
-        conn = RawConnection(setup)
+        conn = expect_put(setup, target, body)
         try:
-            conn.send_head("PUT", target, headers)
             reply = conn.read_response()
             if reply.status == 100:
                 conn.sock.sendall(body)
@@ -430,11 +432,8 @@ def test_expect_continue_with_a_wrong_secret_is_refused_before_the_body(
         setup: Cluster) -> None:
     body = b"x" * 4096
     target = f"/{BUCKET}/never"
-    headers = sign(setup, "PUT", target, body=body, secret_key="not-the-secret")
-    headers.update({"Content-Length": str(len(body)), "Expect": "100-continue"})
-    conn = RawConnection(setup)
+    conn = expect_put(setup, target, body, secret_key="not-the-secret")
     try:
-        conn.send_head("PUT", target, headers)
         reply = conn.read_response()
     finally:
         conn.close()
